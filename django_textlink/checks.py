@@ -92,7 +92,11 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
 @register(Tags.security, deploy=True)
 def check_deploy(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
     backend_class, _errors = _backend_class()
-    if backend_class is not None and issubclass(backend_class, SimulatedBackend) and not settings.DEBUG:
+    if (
+        backend_class is not None
+        and issubclass(backend_class, SimulatedBackend)
+        and not settings.DEBUG
+    ):
         return [
             Warning(
                 f"{setting_name('BACKEND')} is {backend_class.__name__} while DEBUG is False: "

@@ -172,9 +172,7 @@ class TextLinkClient:
         self.session.mount("http://", adapter)
         self.session.auth = _BearerAuth(self._api_key)
         self.session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-        self.session.headers.update(
-            {"User-Agent": _user_agent(), "Accept": "application/json"}
-        )
+        self.session.headers.update({"User-Agent": _user_agent(), "Accept": "application/json"})
 
     def __repr__(self) -> str:
         return f"<TextLinkClient base_url={self.base_url!r} timeout={self.timeout!r}>"
@@ -251,7 +249,9 @@ class TextLinkClient:
 
     def update_contact_tag(self, phone_number: str, tag: str) -> TagResult:
         """Set the tag of a contact in TextLink (``/update-contect-tag``)."""
-        data = self._post(ENDPOINT_UPDATE_CONTACT_TAG, update_contact_tag_payload(phone_number, tag))
+        data = self._post(
+            ENDPOINT_UPDATE_CONTACT_TAG, update_contact_tag_payload(phone_number, tag)
+        )
         return TagResult(extra=_extra(data))
 
     # -- transport -------------------------------------------------------------------------
@@ -290,7 +290,7 @@ class TextLinkClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half the delay fixed, half random."""
-        delay = self.retry_backoff * (2**attempt)
+        delay = self.retry_backoff * (1 << attempt)
         return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not security
 
     def _transport_error(

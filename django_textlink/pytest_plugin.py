@@ -32,11 +32,11 @@ def textlink_outbox() -> list[Any]:
 
 
 @pytest.fixture
-def textlink_locmem(settings: Any) -> Iterator[list[Any]]:
+def textlink_locmem(settings: Any) -> list[Any]:
     import django_textlink
 
     settings.TEXTLINK = {
         **getattr(settings, "TEXTLINK", {}),
         "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
     }
-    yield django_textlink.outbox
+    return django_textlink.outbox

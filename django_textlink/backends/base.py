@@ -48,7 +48,7 @@ class BaseBackend(ABC):
     @abstractmethod
     def update_contact_tag(self, phone_number: str, tag: str) -> TagResult: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release resources. The default does nothing."""
 
     def __enter__(self) -> BaseBackend:

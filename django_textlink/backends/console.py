@@ -37,7 +37,10 @@ class ConsoleBackend(SimulatedBackend):
                 ("SIM card", entry.sim_card_id),
                 ("Custom id", entry.custom_id),
                 ("Service", entry.service_name),
-                ("Expires in", f"{entry.expiration_time // 1000}s" if entry.expiration_time else None),
+                (
+                    "Expires in",
+                    f"{entry.expiration_time // 1000}s" if entry.expiration_time else None,
+                ),
                 ("Source country", entry.source_country),
             )
             if value is not None

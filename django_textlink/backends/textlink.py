@@ -80,7 +80,9 @@ class TextLinkBackend(BaseBackend):
         sim_card_id: int | None = None,
         custom_id: str | None = None,
     ) -> SendResult:
-        return self.client.send_sms(phone_number, text, sim_card_id=sim_card_id, custom_id=custom_id)
+        return self.client.send_sms(
+            phone_number, text, sim_card_id=sim_card_id, custom_id=custom_id
+        )
 
     def send_code(
         self,

@@ -1,0 +1,63 @@
+# django-textlink: the two commands for a fresh machine are `make demo` and `make test`.
+# Both create their own virtualenv; nothing but Python 3.10+ needs to be installed.
+
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8000
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+# A Python 3.12+ for the Django 6.x run: PYTHON_LATEST=... overrides the search.
+PYTHON_LATEST ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV) python3.13 python3.12; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+VENV_LATEST ?= .venv-django61
+DJANGO_LATEST ?= Django>=6.1,<6.2
+
+.PHONY: demo test lint typecheck pytest test-latest bench clean help
+
+help:
+	@echo "make demo    run the example project at http://127.0.0.1:$(PORT) (PORT=... to change)"
+	@echo "make test    lint, type-check and run every test (Django 5.2, and Django 6.1 on Python 3.12+)"
+	@echo "make bench   run the benchmarks in bench/"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[drf,test,dev,example]" "Django>=5.2,<5.3"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: $(STAMP)
+	cd example_project && ../$(BIN)/python manage.py migrate --noinput
+	@echo "Open http://127.0.0.1:$(PORT)/ (Ctrl-C stops the server)"
+	cd example_project && ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy django_textlink tests bench example_project
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest test-latest
+
+test-latest:
+	@if [ -z "$(PYTHON_LATEST)" ]; then \
+		echo "No Python 3.12+ found: skipping the Django 6.1 run (set PYTHON_LATEST=...)"; \
+	else \
+		set -e; \
+		test -x $(VENV_LATEST)/bin/python || "$(PYTHON_LATEST)" -m venv $(VENV_LATEST); \
+		$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade pip; \
+		$(VENV_LATEST)/bin/python -m pip install --quiet -e ".[drf,test,example]" "$(DJANGO_LATEST)"; \
+		$(VENV_LATEST)/bin/python -c 'import sys, django; print("Django", django.get_version(), "on Python", sys.version.split()[0])'; \
+		$(VENV_LATEST)/bin/pytest; \
+	fi
+
+bench: $(STAMP)
+	$(BIN)/python bench/client.py
+
+clean:
+	rm -rf $(VENV) $(VENV_LATEST) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

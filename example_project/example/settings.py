@@ -1,0 +1,89 @@
+"""Settings of the django-textlink example project, read from the environment and
+``example_project/.env`` with django-environ (see ``.env.example`` for every variable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-example-project-only")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_textlink",
+    "example",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "example.urls"
+WSGI_APPLICATION = "example.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+
+_api_key = env.str("TEXTLINK_API_KEY", default="")
+_timeout = [float(part) for part in env.list("TEXTLINK_TIMEOUT", default=["3.05", "10"])]
+
+TEXTLINK = {
+    "API_KEY": _api_key or None,
+    "BASE_URL": env.str("TEXTLINK_BASE_URL", default="https://textlinksms.com/api"),
+    "BACKEND": env.str("TEXTLINK_BACKEND", default="")
+    or (
+        "django_textlink.backends.textlink.TextLinkBackend"
+        if _api_key
+        else "django_textlink.backends.console.ConsoleBackend"
+    ),
+    "WEBHOOK_SECRET": env.list("TEXTLINK_WEBHOOK_SECRET", default=[]) or None,
+    "TIMEOUT": _timeout[0] if len(_timeout) == 1 else tuple(_timeout),
+    "DEFAULT_REGION": env.str("TEXTLINK_DEFAULT_REGION", default="") or None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_textlink": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -1,0 +1,247 @@
+"""System checks (``manage.py check`` / ``check --deploy``), asserted by id."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.checks import Error, Warning, run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from django_textlink.backends.textlink import TextLinkBackend
+
+HTTP_BACKEND = "django_textlink.backends.textlink.TextLinkBackend"
+CONSOLE_BACKEND = "django_textlink.backends.console.ConsoleBackend"
+LOCMEM_BACKEND = "django_textlink.backends.locmem.LocMemBackend"
+
+GOOD = {
+    "API_KEY": "tl-test-key",
+    "BASE_URL": "https://textlinksms.test/api",
+    "BACKEND": HTTP_BACKEND,
+}
+
+
+class MyHTTPBackend(TextLinkBackend):
+    """A site's own subclass of the HTTP backend (importable by dotted path)."""
+
+
+def use(settings, **options):
+    settings.TEXTLINK = {**GOOD, **options}
+
+
+def textlink_messages(*, deploy=False):
+    """The django-textlink check messages, by id."""
+    messages = run_checks(include_deployment_checks=deploy)
+    return {m.id: m for m in messages if m.id and m.id.startswith("textlink.")}
+
+
+def test_test_settings_pass_all_checks():
+    assert textlink_messages() == {}
+    assert textlink_messages(deploy=True) == {}
+
+
+def test_manage_py_check_passes_with_test_settings():
+    call_command("check", verbosity=0)
+
+
+def test_manage_py_check_fails_on_a_textlink_error(settings):
+    use(settings, API_KEY=None)
+    with pytest.raises(SystemCheckError, match=r"textlink\.E001"):
+        call_command("check", verbosity=0)
+
+
+# -- E001: HTTP backend without an API key ------------------------------------------------
+
+
+@pytest.mark.parametrize("api_key", [None, ""])
+def test_e001_http_backend_without_api_key(settings, api_key):
+    use(settings, API_KEY=api_key)
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E001"}
+    error = messages["textlink.E001"]
+    assert isinstance(error, Error)
+    assert 'TEXTLINK["API_KEY"]' in error.msg
+
+
+def test_e001_when_api_key_key_is_absent(settings):
+    settings.TEXTLINK = {"BASE_URL": "https://textlinksms.test/api"}  # default backend is HTTP
+    assert "textlink.E001" in textlink_messages()
+
+
+def test_e001_for_a_subclass_of_the_http_backend(settings):
+    use(settings, API_KEY=None, BACKEND="tests.test_checks.MyHTTPBackend")
+    assert "textlink.E001" in textlink_messages()
+
+
+def test_no_e001_when_api_key_is_set(settings):
+    use(settings, API_KEY="set")
+    assert "textlink.E001" not in textlink_messages()
+
+
+@pytest.mark.parametrize("backend", [CONSOLE_BACKEND, LOCMEM_BACKEND])
+def test_no_e001_for_simulated_backends(settings, backend):
+    use(settings, API_KEY=None, BACKEND=backend)
+    assert textlink_messages() == {}
+
+
+def test_api_key_of_the_wrong_type_is_e004_not_a_crash(settings):
+    use(settings, API_KEY=12345)
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert 'TEXTLINK["API_KEY"]' in messages["textlink.E004"].msg
+
+
+# -- E002: BASE_URL -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["ftp://x", "not a url", "https://", "http://host:99999", "", 42, "https://x.test/api?a=1"],
+)
+def test_e002_bad_base_url(settings, base_url):
+    use(settings, BASE_URL=base_url)
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E002"}
+    assert 'TEXTLINK["BASE_URL"]' in messages["textlink.E002"].msg
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://textlinksms.com/api", "https://textlinksms.com/api/", "http://127.0.0.1:8000/api"],
+)
+def test_no_e002_for_good_base_urls(settings, base_url):
+    use(settings, BASE_URL=base_url)
+    assert textlink_messages() == {}
+
+
+# -- E003: BACKEND ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "nope.Nope",
+        "nope",
+        "django_textlink.backends.textlink.NoSuchBackend",
+        "django.contrib.auth.models.User",
+        "django_textlink.conf.conf",  # an object, not a class
+        "",
+        None,
+    ],
+)
+def test_e003_bad_backend(settings, backend):
+    use(settings, BACKEND=backend)
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E003"}
+    assert 'TEXTLINK["BACKEND"]' in messages["textlink.E003"].msg
+
+
+def test_bad_backend_does_not_break_deploy_checks(settings):
+    use(settings, BACKEND="nope.Nope")
+    messages = textlink_messages(deploy=True)
+    assert set(messages) == {"textlink.E003"}
+
+
+# -- E004: other malformed options --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("TIMEOUT", None),
+        ("TIMEOUT", 0),
+        ("TIMEOUT", float("inf")),
+        ("TIMEOUT", "10"),
+        ("TIMEOUT", (1, 2, 3)),
+        ("MAX_RETRIES", 3),
+        ("POOL_SIZE", 0),
+        ("RETRY_BACKOFF", -1),
+        ("DEFAULT_REGION", "USA"),
+        ("WEBHOOK_SECRET", ["ok", ""]),
+    ],
+)
+def test_e004_malformed_option(settings, key, value):
+    use(settings, **{key: value})
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert f'TEXTLINK["{key}"]' in messages["textlink.E004"].msg
+
+
+def test_e004_reports_every_malformed_option(settings):
+    use(settings, TIMEOUT=0, POOL_SIZE=0)
+    messages = [m for m in run_checks() if m.id == "textlink.E004"]
+    text = " ".join(m.msg for m in messages)
+    assert len(messages) == 2
+    assert 'TEXTLINK["TIMEOUT"]' in text
+    assert 'TEXTLINK["POOL_SIZE"]' in text
+
+
+def test_e004_when_textlink_is_not_a_dict(settings):
+    settings.TEXTLINK = "https://textlinksms.com/api"
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert "must be a dict" in messages["textlink.E004"].msg
+
+
+# -- W001 (deploy): simulated backend with DEBUG = False ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("backend", "name"), [(CONSOLE_BACKEND, "ConsoleBackend"), (LOCMEM_BACKEND, "LocMemBackend")]
+)
+def test_w001_simulated_backend_in_production(settings, backend, name):
+    use(settings, BACKEND=backend)
+    settings.DEBUG = False
+    messages = textlink_messages(deploy=True)
+    assert set(messages) == {"textlink.W001"}
+    warning = messages["textlink.W001"]
+    assert isinstance(warning, Warning)
+    assert name in warning.msg
+
+
+@pytest.mark.parametrize("backend", [CONSOLE_BACKEND, LOCMEM_BACKEND])
+def test_no_w001_when_debug_is_true(settings, backend):
+    use(settings, BACKEND=backend)
+    settings.DEBUG = True
+    assert "textlink.W001" not in textlink_messages(deploy=True)
+
+
+@pytest.mark.parametrize("backend", [CONSOLE_BACKEND, LOCMEM_BACKEND])
+def test_no_w001_outside_deploy_checks(settings, backend):
+    use(settings, BACKEND=backend)
+    settings.DEBUG = False
+    assert "textlink.W001" not in textlink_messages(deploy=False)
+
+
+def test_no_w001_for_http_backend_in_production(settings):
+    use(settings)
+    settings.DEBUG = False
+    assert "textlink.W001" not in textlink_messages(deploy=True)
+
+
+# -- W002: plain http to a non-loopback host ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://textlinksms.com/api", "http://10.0.0.5:8000/api", "http://example.test"]
+)
+def test_w002_plain_http_to_remote_host(settings, base_url):
+    use(settings, BASE_URL=base_url)
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.W002"}
+    assert isinstance(messages["textlink.W002"], Warning)
+    assert 'TEXTLINK["BASE_URL"]' in messages["textlink.W002"].msg
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://127.0.0.1",
+        "http://127.0.0.1:8000/api",
+        "http://localhost:8000/api",
+        "http://[::1]:8000/api",
+        "https://textlinksms.com/api",
+    ],
+)
+def test_no_w002_for_loopback_or_https(settings, base_url):
+    use(settings, BASE_URL=base_url)
+    assert "textlink.W002" not in textlink_messages()
