@@ -316,7 +316,8 @@ class TextLinkClient:
 
     def _parse(self, endpoint: str, response: requests.Response) -> dict[str, Any]:
         status = response.status_code
-        excerpt = self._redact(response.text[:BODY_EXCERPT_LENGTH])
+        # Redact before cutting: a key straddling the cut would otherwise leak its start.
+        excerpt = self._redact(response.text)[:BODY_EXCERPT_LENGTH]
         data: Any
         try:
             data = response.json()

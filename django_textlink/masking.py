@@ -8,17 +8,19 @@ import phonenumbers
 def mask_phone(phone_number: object) -> str:
     """``+381601234567`` -> ``+381*******67``: the country code and the last two digits.
 
-    Anything that does not parse as a phone number keeps only its last two characters.
+    Anything that is not an international number (``+`` and a known country code) keeps
+    only its last two characters.
     """
     text = str(phone_number or "")
     if not text:
         return ""
     digits = "".join(ch for ch in text if ch.isdigit())
-    try:
-        parsed = phonenumbers.parse(text if text.startswith("+") else f"+{digits}", None)
-        country = str(parsed.country_code)
-    except phonenumbers.NumberParseException:
-        country = ""
+    country = ""
+    if text.startswith("+"):
+        try:
+            country = str(phonenumbers.parse(text, None).country_code)
+        except phonenumbers.NumberParseException:
+            country = ""
     if country and len(digits) > len(country) + 2:
         hidden = len(digits) - len(country) - 2
         return f"+{country}{'*' * hidden}{digits[-2:]}"
@@ -52,5 +54,11 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
-    def __reduce__(self) -> str:  # pragma: no cover - defensive
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Secret:
+        return self  # immutable: copies (e.g. Django's setUpTestData) share it
+
+    def __reduce__(self) -> str:
         raise TypeError("A Secret cannot be pickled.")

@@ -20,7 +20,8 @@ def normalize_phone(value: object, region: str | None = None) -> str:
     """
     if not isinstance(value, str) or not value.strip():
         raise InvalidPhoneNumber(_("Enter a phone number."))
-    region = region if region is not None else conf.DEFAULT_REGION
+    # phonenumbers only knows upper-case regions; accept "rs" as the setting does.
+    region = region.upper() if isinstance(region, str) else conf.DEFAULT_REGION
     try:
         parsed = phonenumbers.parse(value.strip(), region)
     except phonenumbers.NumberParseException as err:

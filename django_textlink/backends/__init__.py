@@ -18,16 +18,17 @@ from django_textlink.exceptions import TextLinkConfigurationError
 
 def load_backend_class(path: str | None = None) -> type[BaseBackend]:
     """The backend class at ``path`` (default: ``TEXTLINK["BACKEND"]``)."""
+    source = "The backend path" if path else setting_name("BACKEND")
     path = path or conf.BACKEND
     try:
         backend_class = import_string(path)
     except ImportError as err:
         raise TextLinkConfigurationError(
-            f"{setting_name('BACKEND')} names {path!r}, which cannot be imported: {err}"
+            f"{source} names {path!r}, which cannot be imported: {err}"
         ) from err
     if not (isinstance(backend_class, type) and issubclass(backend_class, BaseBackend)):
         raise TextLinkConfigurationError(
-            f"{setting_name('BACKEND')} names {path!r}, which is not a "
+            f"{source} names {path!r}, which is not a "
             "django_textlink.backends.base.BaseBackend subclass."
         )
     return backend_class

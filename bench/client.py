@@ -1,0 +1,88 @@
+"""Benchmark: TextLinkClient (pooled keep-alive) against a new connection per call.
+
+TextLink's official Python package calls ``requests.post`` for every message: a new TCP
+connection (and, against the real API, a new TLS handshake) each time. This sends the
+same N messages both ways to a local HTTP server that imitates TextLink, in one process
+run, alternating the two several times, and prints both rates and their ratio. Only the
+ratio is meaningful: machines here are shared and noisy.
+
+    python bench/client.py [--messages 1000] [--rounds 3] [--delay 0]
+
+Target: TextLinkClient at least 1.5x the per-call loop's rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
+
+from django_textlink.client import TextLinkClient  # noqa: E402
+from tests.support.fake_textlink import run_fake_textlink  # noqa: E402
+
+API_KEY = "bench-key"
+TARGET_RATIO = 1.5
+
+
+def per_call_loop(base_url: str, messages: int) -> float:
+    """What TextLink's official package does: requests.post, new connection each call."""
+    started = time.perf_counter()
+    for i in range(messages):
+        response = requests.post(
+            f"{base_url}/send-sms",
+            json={"phone_number": "+12025550143", "text": f"Message {i}"},
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            timeout=10,
+        )
+        assert response.json()["ok"] is True
+    return messages / (time.perf_counter() - started)
+
+
+def pooled_client(base_url: str, messages: int) -> float:
+    with TextLinkClient(api_key=API_KEY, base_url=base_url) as client:
+        started = time.perf_counter()
+        for i in range(messages):
+            client.send_sms("+12025550143", f"Message {i}")
+        return messages / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=1000, help="messages per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of each")
+    parser.add_argument("--delay", type=float, default=0.0, help="server answer delay (s)")
+    args = parser.parse_args(argv)
+
+    with run_fake_textlink(delay=args.delay, api_key=API_KEY) as server:
+        # Warm up both paths (imports, server threads) before measuring.
+        per_call_loop(server.base_url, 20)
+        pooled_client(server.base_url, 20)
+        baseline: list[float] = []
+        ours: list[float] = []
+        for _ in range(args.rounds):
+            baseline.append(per_call_loop(server.base_url, args.messages))
+            ours.append(pooled_client(server.base_url, args.messages))
+        connections_before = server.connections
+        pooled_client(server.base_url, 50)
+        pooled_connections = server.connections - connections_before
+
+    base_rate = statistics.median(baseline)
+    our_rate = statistics.median(ours)
+    ratio = our_rate / base_rate
+    print(f"messages per measurement: {args.messages}, rounds: {args.rounds}, delay: {args.delay}s")
+    print(f"requests.post per call (new connection): {base_rate:10.1f} msg/s")
+    print(f"TextLinkClient (pooled keep-alive):      {our_rate:10.1f} msg/s")
+    print(f"TCP connections for 50 pooled sends:     {pooled_connections:10d}")
+    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+    print(f"ratio: {ratio:.2f}x (target >= {TARGET_RATIO}x: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
