@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests  # noqa: E402
+import requests
 
-from django_textlink.client import TextLinkClient  # noqa: E402
-from tests.support.fake_textlink import run_fake_textlink  # noqa: E402
+from django_textlink.client import TextLinkClient
+from tests.support.fake_textlink import run_fake_textlink
 
 API_KEY = "bench-key"
 TARGET_RATIO = 1.5

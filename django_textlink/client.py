@@ -44,7 +44,13 @@ from requests.auth import AuthBase
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from django_textlink import __version__
-from django_textlink.conf import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, Timeout, validate_timeout
+from django_textlink.conf import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    Timeout,
+    base_url_problem,
+    validate_timeout,
+)
 from django_textlink.exceptions import (
     TextLinkAPIError,
     TextLinkAuthenticationError,
@@ -154,10 +160,23 @@ class TextLinkClient:
             raise TextLinkConfigurationError(
                 'A TextLink API key is required (settings.TEXTLINK["API_KEY"]).'
             )
-        if not 0 <= max_retries <= MAX_RETRIES_LIMIT:
-            raise ValueError(f"max_retries must be between 0 and {MAX_RETRIES_LIMIT}.")
-        if retry_backoff < 0:
-            raise ValueError("retry_backoff must be >= 0.")
+        if (
+            not isinstance(max_retries, int)
+            or isinstance(max_retries, bool)
+            or not 0 <= max_retries <= MAX_RETRIES_LIMIT
+        ):
+            raise ValueError(f"max_retries must be a whole number from 0 to {MAX_RETRIES_LIMIT}.")
+        if (
+            not isinstance(retry_backoff, int | float)
+            or not math.isfinite(retry_backoff)
+            or retry_backoff < 0
+        ):
+            raise ValueError("retry_backoff must be a finite number of seconds >= 0.")
+        if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 1:
+            raise ValueError("pool_size must be a whole number >= 1.")
+        problem = base_url_problem(base_url)
+        if problem:
+            raise TextLinkConfigurationError(f"The TextLink base URL {problem}")
         self._api_key = Secret(api_key)
         self.base_url = base_url.rstrip("/")
         self.timeout = validate_timeout(timeout)
@@ -205,7 +224,7 @@ class TextLinkClient:
         TextLink's failed-message webhook; ``sim_card_id`` picks the sending SIM."""
         payload = send_sms_payload(phone_number, text, sim_card_id=sim_card_id, custom_id=custom_id)
         data = self._post(ENDPOINT_SEND_SMS, payload)
-        return SendResult(queued=bool(data.get("queued")), extra=_extra(data, "queued"))
+        return SendResult(queued=data.get("queued") is True, extra=_extra(data, "queued"))
 
     def send_code(
         self,
@@ -231,7 +250,7 @@ class TextLinkClient:
         code = data.get("code")
         return SendCodeResult(
             code=None if code is None else str(code),
-            queued=bool(data.get("queued")),
+            queued=data.get("queued") is True,
             extra=_extra(data, "queued", "code"),
         )
 
@@ -263,7 +282,9 @@ class TextLinkClient:
         while True:
             started = time.monotonic()
             try:
-                response = self.session.post(url, json=payload, timeout=self.timeout)
+                response = self.session.post(
+                    url, json=payload, timeout=self.timeout, allow_redirects=False
+                )
             except requests.ConnectionError as err:
                 reached = not _never_reached(err)
                 if not reached and attempt < self.max_retries:
@@ -338,11 +359,14 @@ class TextLinkClient:
                 message or "TextLink is rate-limiting requests (HTTP 429)",
                 retry_after=retry_after, endpoint=endpoint, body_excerpt=excerpt,
             )  # fmt: skip
-        if not 200 <= status < 300:
+        # A 4xx carrying TextLink's own {"ok": false, "message"} is a refusal like any other.
+        refusal = 400 <= status < 500 and isinstance(data, dict) and data.get("ok") is False
+        if not (200 <= status < 300 or refusal):
             error = TextLinkServerError(
                 f"TextLink answered HTTP {status}" + (f": {message}" if message else ""),
                 endpoint=endpoint, status_code=status, body_excerpt=excerpt,
             )  # fmt: skip
+            # A redirect or a 4xx was not acted on; after a 5xx TextLink may have sent it.
             error.delivery_unknown = status >= 500
             raise error
         if not isinstance(data, dict):
@@ -357,13 +381,25 @@ class TextLinkClient:
         if ok is False:
             text = message or "TextLink refused the request without a message"
             error_class = (
-                TextLinkAuthenticationError if "api key" in text.lower() else TextLinkAPIError
+                TextLinkAuthenticationError if _is_auth_message(text) else TextLinkAPIError
             )
-            raise error_class(text, endpoint=endpoint, status_code=status, payload=data)
+            payload = {
+                key: self._redact(value) if isinstance(value, str) else value
+                for key, value in data.items()
+            }
+            raise error_class(text, endpoint=endpoint, status_code=status, payload=payload)
         raise TextLinkInvalidResponseError(
             f"TextLink answered HTTP {status} without an 'ok' field: {excerpt!r}",
             endpoint=endpoint, status_code=status, body_excerpt=excerpt,
         )  # fmt: skip
+
+
+def _is_auth_message(message: str) -> bool:
+    """TextLink's known refusal of a key is "API key not found"."""
+    lowered = message.lower()
+    return "api key" in lowered and any(
+        word in lowered for word in ("not found", "invalid", "missing", "expired", "revoked")
+    )
 
 
 def _extra(data: Mapping[str, Any], *drop: str) -> dict[str, Any]:

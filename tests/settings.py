@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 USE_TZ = True
 ROOT_URLCONF = "tests.urls"

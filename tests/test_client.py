@@ -404,11 +404,82 @@ def test_verify_code_invalid_response_is_raised_not_falsy(client, mocked):
         client.verify_code(PHONE, "123456")
 
 
-@pytest.mark.parametrize("status", [500, 404])
-def test_verify_code_http_errors_are_raised_not_falsy(client, mocked, status):
+@pytest.mark.parametrize("status", [500, 502])
+def test_verify_code_5xx_is_raised_not_falsy(client, mocked, status):
     mocked.post(URL["verify-code"], json={"ok": False, "message": "Invalid code"}, status=status)
     with pytest.raises(TextLinkServerError):
         client.verify_code(PHONE, "123456")
+
+
+def test_verify_code_4xx_without_textlink_answer_is_raised(client, mocked):
+    mocked.post(URL["verify-code"], body="<h1>Not Found</h1>", status=404)
+    with pytest.raises(TextLinkServerError) as excinfo:
+        client.verify_code(PHONE, "123456")
+    assert excinfo.value.delivery_unknown is False
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_verify_code_4xx_with_ok_false_is_a_wrong_code(client, mocked, status):
+    """Should TextLink answer a wrong code with a 4xx status, it is still a wrong code."""
+    mocked.post(URL["verify-code"], json={"ok": False, "message": "Invalid code"}, status=status)
+    result = client.verify_code(PHONE, "123456")
+    assert not result
+    assert result.message == "Invalid code"
+
+
+def test_send_sms_4xx_with_ok_false_raises_api_error_with_message(client, mocked):
+    mocked.post(URL["send-sms"], json={"ok": False, "message": "Bad number"}, status=400)
+    with pytest.raises(TextLinkAPIError) as excinfo:
+        client.send_sms(PHONE, "hi")
+    assert type(excinfo.value) is TextLinkAPIError
+    assert excinfo.value.message == "Bad number"
+    assert excinfo.value.status_code == 400
+
+
+def test_redirects_are_not_followed(client, mocked):
+    """A redirect would turn the POST into a GET elsewhere: it is an error, not followed."""
+    mocked.post(URL["send-sms"], status=302, headers={"Location": "https://elsewhere.test/"})
+    with pytest.raises(TextLinkServerError) as excinfo:
+        client.send_sms(PHONE, "hi")
+    assert excinfo.value.status_code == 302
+    assert excinfo.value.delivery_unknown is False
+    assert len(mocked.calls) == 1
+
+
+def test_string_queued_false_is_not_queued(client, mocked):
+    mocked.post(URL["send-sms"], json={"ok": True, "queued": "false"})
+    assert client.send_sms(PHONE, "hi").queued is False
+
+
+def test_ok_false_payload_is_redacted(client, mocked):
+    mocked.post(URL["send-sms"], json={"ok": False, "message": "nope", "detail": f"key={API_KEY}"})
+    with pytest.raises(TextLinkAPIError) as excinfo:
+        client.send_sms(PHONE, "hi")
+    assert API_KEY not in repr(excinfo.value.payload)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"retry_backoff": float("inf")}, ValueError),
+        ({"retry_backoff": float("nan")}, ValueError),
+        ({"max_retries": 1.5}, ValueError),
+        ({"max_retries": True}, ValueError),
+        ({"pool_size": 0}, ValueError),
+        ({"base_url": "textlinksms.com/api"}, TextLinkConfigurationError),
+        ({"base_url": "ftp://textlinksms.com/api"}, TextLinkConfigurationError),
+    ],
+)
+def test_constructor_refuses_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        TextLinkClient(api_key="k", **kwargs)
+
+
+def test_quota_message_mentioning_the_key_is_not_an_auth_error(client, mocked):
+    mocked.post(URL["send-sms"], json={"ok": False, "message": "Daily limit reached for API key"})
+    with pytest.raises(TextLinkAPIError) as excinfo:
+        client.send_sms(PHONE, "hi")
+    assert type(excinfo.value) is TextLinkAPIError
 
 
 ANSWER_FAULTS: dict[str, tuple[dict[str, Any], type[TextLinkAPIError]]] = {
