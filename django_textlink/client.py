@@ -155,6 +155,7 @@ class TextLinkClient:
         retry_backoff: float = 0.5,
         pool_size: int = 10,
         session: requests.Session | None = None,
+        verify: bool | str | None = None,
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise TextLinkConfigurationError(
@@ -183,6 +184,9 @@ class TextLinkClient:
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.pool_size = pool_size
+        #: TLS verification: None keeps requests' default (certifi, or REQUESTS_CA_BUNDLE);
+        #: a path trusts that CA bundle (e.g. a corporate proxy's CA).
+        self.verify = verify
         #: Called with the number of seconds to wait between retries (tests replace it).
         self.sleep: Callable[[float], None] = time.sleep
         self.session = session or requests.Session()
@@ -283,8 +287,15 @@ class TextLinkClient:
             started = time.monotonic()
             try:
                 response = self.session.post(
-                    url, json=payload, timeout=self.timeout, allow_redirects=False
+                    url, json=payload, timeout=self.timeout, allow_redirects=False, **self._tls
                 )
+            except requests.exceptions.SSLError as err:
+                # The TLS handshake failed: nothing was sent, and retrying cannot help.
+                raise TextLinkConnectionError(
+                    f"TLS with TextLink at {self.base_url} failed: {type(err).__name__}",
+                    endpoint=endpoint,
+                    delivery_unknown=False,
+                ) from err
             except requests.ConnectionError as err:
                 reached = not _never_reached(err)
                 if not reached and attempt < self.max_retries:
@@ -308,6 +319,10 @@ class TextLinkClient:
                 endpoint, masked, response.status_code, (time.monotonic() - started) * 1000,
             )  # fmt: skip
             return self._parse(endpoint, response)
+
+    @property
+    def _tls(self) -> dict[str, Any]:
+        return {} if self.verify is None else {"verify": self.verify}
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half the delay fixed, half random."""

@@ -1037,3 +1037,28 @@ def test_parse_retry_after_date_uses_the_clock_by_default():
     value = parse_retry_after(header)
     assert value is not None
     assert 55 <= value <= 61
+
+
+@pytest.mark.parametrize("endpoint", ["send-sms", "send-code"])
+def test_tls_failure_is_never_sent_and_never_retried(client, mocked, endpoint):
+    mocked.post(URL[endpoint], body=requests.exceptions.SSLError("certificate verify failed"))
+    mocked.post(URL[endpoint], json={"ok": True})
+    sleeps: list[float] = []
+    client.sleep = sleeps.append
+    call = {
+        "send-sms": lambda: client.send_sms(PHONE, "hi"),
+        "send-code": lambda: client.send_code(PHONE),
+    }
+    with pytest.raises(TextLinkConnectionError) as excinfo:
+        call[endpoint]()
+    assert excinfo.value.delivery_unknown is False
+    assert isinstance(excinfo.value.__cause__, requests.exceptions.SSLError)
+    assert len(mocked.calls) == 1
+    assert sleeps == []
+
+
+def test_verify_option_is_passed_to_every_request(mocked):
+    mocked.post(URL["send-sms"], json={"ok": True})
+    with TextLinkClient(api_key=API_KEY, base_url=BASE, verify="/etc/corporate-ca.pem") as c:
+        c.send_sms(PHONE, "hi")
+    assert mocked.calls[0].request.req_kwargs["verify"] == "/etc/corporate-ca.pem"

@@ -246,3 +246,30 @@ def test_no_secret_or_full_phone_in_any_log_record(server, caplog):
     assert sent.code not in text
     assert PHONE not in text
     assert MASKED in text
+
+
+def test_https_with_a_trusted_ca_works_and_reuses_one_connection():
+    with run_fake_textlink(api_key=API_KEY, tls=True) as tls_server:
+        assert tls_server.base_url.startswith("https://")
+        with TextLinkClient(
+            api_key=API_KEY, base_url=tls_server.base_url, verify=tls_server.cafile
+        ) as tls_client:
+            for _ in range(5):
+                assert tls_client.send_sms(PHONE, "over TLS").queued is False
+        assert tls_server.connections == 1
+        assert len(tls_server.requests) == 5
+
+
+def test_untrusted_certificate_is_a_connection_error_never_sent_never_retried():
+    sleeps: list[float] = []
+    with run_fake_textlink(api_key=API_KEY, tls=True) as tls_server:
+        with TextLinkClient(
+            api_key=API_KEY, base_url=tls_server.base_url, verify=True
+        ) as tls_client:
+            tls_client.sleep = sleeps.append
+            with pytest.raises(TextLinkConnectionError) as excinfo:
+                tls_client.send_sms(PHONE, "never sent")
+        assert tls_server.requests == []
+    assert excinfo.value.delivery_unknown is False
+    assert "TLS" in str(excinfo.value)
+    assert sleeps == []

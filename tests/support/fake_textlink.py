@@ -26,10 +26,14 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 DEFAULT_API_KEY = "tl-fake-key-0123456789"
@@ -43,8 +47,18 @@ class FakeTextLinkServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, *, api_key: str = DEFAULT_API_KEY, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        delay: float = 0.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        #: When set, connections are TLS (the handshake runs in the handler thread).
+        self.ssl_context = ssl_context
+        #: The CA file a client must trust (set by ``run_fake_textlink(tls=True)``).
+        self.cafile: str | None = None
         self.api_key = api_key
         self.delay = delay
         self.requests: list[tuple[str, dict[str, str], Any]] = []
@@ -65,9 +79,18 @@ class FakeTextLinkServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api"
+        scheme = "https" if self.ssl_context else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/api"
 
     # -- connection bookkeeping ----------------------------------------------------------
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.ssl_context is not None:
+            sock = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        return sock, address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
@@ -192,18 +215,45 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+def _self_signed_context(directory: Path) -> tuple[ssl.SSLContext, str]:
+    """A server context with a fresh self-signed certificate for 127.0.0.1 (needs openssl)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, str(cert)
+
+
 @contextmanager
 def run_fake_textlink(
-    delay: float = 0.0, api_key: str = DEFAULT_API_KEY
+    delay: float = 0.0, api_key: str = DEFAULT_API_KEY, *, tls: bool = False
 ) -> Iterator[FakeTextLinkServer]:
-    """Start a :class:`FakeTextLinkServer` in a daemon thread; stop it on exit."""
-    server = FakeTextLinkServer(api_key=api_key, delay=delay)
+    """Start a :class:`FakeTextLinkServer` in a daemon thread; stop it on exit.
+
+    ``tls=True`` serves HTTPS with a throwaway self-signed certificate (as TextLink serves
+    HTTPS); trust it with ``verify=server.cafile``.
+    """
+    with tempfile.TemporaryDirectory() as directory:
+        context, cafile = _self_signed_context(Path(directory)) if tls else (None, None)
+        server = FakeTextLinkServer(api_key=api_key, delay=delay, ssl_context=context)
+        server.cafile = cafile
+        with _serving(server):
+            yield server
+
+
+@contextmanager
+def _serving(server: FakeTextLinkServer) -> Iterator[None]:
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
     thread.start()
     try:
-        yield server
+        yield
     finally:
         server.stop()
         thread.join(timeout=5)
