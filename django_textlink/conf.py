@@ -8,6 +8,7 @@ naming the key to fix.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,21 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_BACKOFF": 0.5,
     "POOL_SIZE": 10,
     "DEFAULT_REGION": None,
+    # Phone verification (see django_textlink.verification)
+    "SERVICE_NAME": None,
+    "CODE_LIFETIME": 600,
+    "SIM_CARD_ID": None,
+    "SOURCE_COUNTRY": None,
+    "ALLOWED_COUNTRIES": None,
+    "RESEND_COOLDOWN": 60,
+    "SENDS_PER_PHONE_PER_HOUR": 5,
+    "SENDS_PER_IP_PER_HOUR": 10,
+    "WRONG_CODES_PER_CODE": 5,
+    "CHECKS_PER_PHONE_PER_HOUR": 10,
+    "DAILY_SEND_BUDGET": None,
+    "TRUSTED_PROXIES": (),
+    "CACHE": "default",
+    "TOKEN_MAX_AGE": 1800,
 }
 
 
@@ -147,6 +163,116 @@ class TextLinkSettings:
                 f"'US', got {value!r}."
             )
         return value.upper()
+
+    # -- phone verification ----------------------------------------------------------------
+
+    @property
+    def SERVICE_NAME(self) -> str | None:
+        """Shown in the verification SMS (TextLink's ``service_name``)."""
+        value = self.get("SERVICE_NAME")
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise TextLinkConfigurationError(f"{setting_name('SERVICE_NAME')} must be a string.")
+        return value or None
+
+    @property
+    def CODE_LIFETIME(self) -> int:
+        """Seconds a verification code stays valid (sent to TextLink in milliseconds)."""
+        return _whole_number("CODE_LIFETIME", self.get("CODE_LIFETIME"), minimum=1)
+
+    @property
+    def SIM_CARD_ID(self) -> int | None:
+        value = self.get("SIM_CARD_ID")
+        return None if value is None else _whole_number("SIM_CARD_ID", value, minimum=0)
+
+    @property
+    def SOURCE_COUNTRY(self) -> str | None:
+        return _country("SOURCE_COUNTRY", self.get("SOURCE_COUNTRY"))
+
+    @property
+    def ALLOWED_COUNTRIES(self) -> frozenset[str] | None:
+        """ISO-2 regions codes may be sent to; None allows every country."""
+        value = self.get("ALLOWED_COUNTRIES")
+        if value is None:
+            return None
+        if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+            raise TextLinkConfigurationError(
+                f"{setting_name('ALLOWED_COUNTRIES')} must be a list of ISO-2 codes such as "
+                "['US', 'CA'], or None."
+            )
+        return frozenset(_country("ALLOWED_COUNTRIES", item) or "" for item in value)
+
+    @property
+    def RESEND_COOLDOWN(self) -> int:
+        return _whole_number("RESEND_COOLDOWN", self.get("RESEND_COOLDOWN"), minimum=0)
+
+    @property
+    def SENDS_PER_PHONE_PER_HOUR(self) -> int:
+        return _whole_number("SENDS_PER_PHONE_PER_HOUR", self.get("SENDS_PER_PHONE_PER_HOUR"))
+
+    @property
+    def SENDS_PER_IP_PER_HOUR(self) -> int:
+        return _whole_number("SENDS_PER_IP_PER_HOUR", self.get("SENDS_PER_IP_PER_HOUR"))
+
+    @property
+    def WRONG_CODES_PER_CODE(self) -> int:
+        return _whole_number("WRONG_CODES_PER_CODE", self.get("WRONG_CODES_PER_CODE"))
+
+    @property
+    def CHECKS_PER_PHONE_PER_HOUR(self) -> int:
+        return _whole_number("CHECKS_PER_PHONE_PER_HOUR", self.get("CHECKS_PER_PHONE_PER_HOUR"))
+
+    @property
+    def DAILY_SEND_BUDGET(self) -> int | None:
+        """At most this many codes a day for the whole site (None: no budget)."""
+        value = self.get("DAILY_SEND_BUDGET")
+        return None if value is None else _whole_number("DAILY_SEND_BUDGET", value)
+
+    @property
+    def TRUSTED_PROXIES(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty: REMOTE_ADDR only."""
+        value = self.get("TRUSTED_PROXIES") or ()
+        if isinstance(value, str):
+            value = (value,)
+        try:
+            return tuple(ipaddress.ip_network(str(item), strict=False) for item in value)
+        except (TypeError, ValueError) as err:
+            raise TextLinkConfigurationError(
+                f"{setting_name('TRUSTED_PROXIES')} must be a list of IP addresses or networks "
+                f"such as ['10.0.0.0/8']: {err}"
+            ) from err
+
+    @property
+    def CACHE(self) -> str:
+        """The alias in settings.CACHES that holds the verification counters."""
+        value = self.get("CACHE")
+        if not isinstance(value, str) or value not in settings.CACHES:
+            raise TextLinkConfigurationError(
+                f"{setting_name('CACHE')} must name a cache in settings.CACHES, got {value!r}."
+            )
+        return value
+
+    @property
+    def TOKEN_MAX_AGE(self) -> int:
+        """Seconds a verification token (proof of a verified phone) can be redeemed."""
+        return _whole_number("TOKEN_MAX_AGE", self.get("TOKEN_MAX_AGE"))
+
+
+def _whole_number(key: str, value: object, *, minimum: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise TextLinkConfigurationError(
+            f"{setting_name(key)} must be a whole number >= {minimum}, got {value!r}."
+        )
+    return value
+
+
+def _country(key: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
+        raise TextLinkConfigurationError(
+            f"{setting_name(key)} must be ISO 3166-1 alpha-2 codes such as 'US', got {value!r}."
+        )
+    return value.upper()
 
 
 def _positive_number(key: str, value: object, *, allow_zero: bool = False) -> float:

@@ -1,0 +1,418 @@
+"""The phone verification flow: one service that HTML views, forms and API views share.
+
+::
+
+    verification = PhoneVerification(request=request)
+    started = verification.start("+12025550143")     # sends a code through the backend
+    result = verification.check("+12025550143", "123456")
+    if result:                                        # truthy exactly when the code was right
+        token = result.token                          # signed proof, redeemable once
+
+TextLink generates, keeps and checks the code. This module drops the code TextLink
+returns at once: it is never stored (database, cache, session), logged, passed to a
+signal or returned. Every limit is checked *before* any call to TextLink, on atomic
+cache counters (:mod:`django_textlink.ratelimit`); a refusal raises
+:class:`LimitExceeded` with the limit's name and when to retry.
+
+Answers never depend on whether a number belongs to an account.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+from django.core.cache import BaseCache, caches
+from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from django_textlink.backends import BaseBackend, get_backend
+from django_textlink.clientip import client_ip_key
+from django_textlink.conf import conf
+from django_textlink.exceptions import TextLinkError
+from django_textlink.masking import mask_phone
+from django_textlink.phone import InvalidPhoneNumber, normalize_phone, region_of
+from django_textlink.ratelimit import WindowLimit, acquire_all, release_all
+from django_textlink.signals import phone_verified
+
+logger = logging.getLogger("django_textlink.verification")
+
+HOUR = 3600
+DAY = 24 * HOUR
+KEY_PREFIX = "textlink:v1"
+TOKEN_SALT = "django_textlink.verification.token"  # noqa: S105 - a salt name
+MAX_CODE_LENGTH = 12
+
+
+class VerificationError(Exception):
+    """Base of the flow's refusals. ``message`` is safe to show to the user; ``code`` is
+    a stable machine-readable name."""
+
+    code = "verification_error"
+
+    def __init__(self, message: Any = "", *, code: str | None = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        if code:
+            self.code = code
+
+
+class LimitExceeded(VerificationError):
+    """A limit refused the request. ``limit`` names it; ``retry_after`` is in seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, limit: str, retry_after: float, message: Any = "") -> None:
+        self.limit = limit
+        self.retry_after = max(1, int(retry_after + 0.999))
+        super().__init__(message or limit_message(limit, self.retry_after))
+
+
+class CountryNotAllowed(VerificationError):
+    code = "country_not_allowed"
+
+
+class InvalidCode(VerificationError):
+    """The submitted code is not even shaped like a code (nothing was sent to TextLink)."""
+
+    code = "invalid_code"
+
+
+class InvalidToken(VerificationError):
+    code = "invalid_token"
+
+
+class VerificationUnavailable(VerificationError):
+    """TextLink could not be reached or refused the request; try again later."""
+
+    code = "unavailable"
+
+
+LIMIT_MESSAGES = {
+    "resend_cooldown": _("Please wait before requesting another code."),
+    "sends_per_phone": _("Too many codes were requested for this number."),
+    "sends_per_ip": _("Too many codes were requested from your network."),
+    "daily_budget": _("We cannot send more codes today."),
+    "checks_per_phone": _("Too many attempts for this number."),
+    "wrong_codes": _("Too many wrong codes. Request a new code."),
+}
+
+
+def limit_message(limit: str, retry_after: int) -> str:
+    base = str(LIMIT_MESSAGES.get(limit, _("Too many requests.")))
+    if retry_after < 120:
+        wait = ngettext(
+            "Try again in %(count)d second.", "Try again in %(count)d seconds.", retry_after
+        ) % {"count": retry_after}
+    else:
+        minutes = (retry_after + 59) // 60
+        wait = ngettext(
+            "Try again in %(count)d minute.", "Try again in %(count)d minutes.", minutes
+        ) % {"count": minutes}
+    return f"{base} {wait}"
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """A code is on its way. ``resend_in`` and ``expires_in`` are seconds."""
+
+    phone_number: str
+    resend_in: int
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Truthy exactly when the code was right; then ``token`` proves the number."""
+
+    verified: bool
+    phone_number: str
+    token: str | None = None
+    attempts_left: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.verified
+
+
+@dataclass(frozen=True)
+class TokenData:
+    phone_number: str
+    user_id: str | None
+    nonce: str
+
+
+def _cache() -> BaseCache:
+    return caches[conf.CACHE]
+
+
+def _hashed(value: str) -> str:
+    """Cache keys carry a keyed hash, never the phone number or IP itself."""
+    return salted_hmac("django_textlink.ratelimit", value).hexdigest()[:32]
+
+
+def _key(kind: str, value: str) -> str:
+    return f"{KEY_PREFIX}:{kind}:{_hashed(value)}"
+
+
+class PhoneVerification:
+    """Start and check phone verification for one request (or none, e.g. in a shell)."""
+
+    def __init__(
+        self,
+        request: HttpRequest | None = None,
+        *,
+        user: Any = None,
+        backend: BaseBackend | None = None,
+    ) -> None:
+        self.request = request
+        if user is None and request is not None:
+            user = getattr(request, "user", None)
+        self.user = user if user is not None and getattr(user, "is_authenticated", False) else None
+        self._backend = backend
+
+    @property
+    def backend(self) -> BaseBackend:
+        if self._backend is None:
+            self._backend = get_backend()
+        return self._backend
+
+    # -- limits ---------------------------------------------------------------------------
+
+    def _send_limits(self, phone_number: str) -> list[WindowLimit]:
+        cache = _cache()
+        limits = []
+        if conf.RESEND_COOLDOWN:
+            limits.append(
+                WindowLimit(
+                    cache,
+                    "resend_cooldown",
+                    _key("cooldown", phone_number),
+                    limit=1,
+                    window=conf.RESEND_COOLDOWN,
+                    slices=min(conf.RESEND_COOLDOWN, 60),
+                )
+            )
+        limits.append(
+            WindowLimit(
+                cache,
+                "sends_per_phone",
+                _key("sends", phone_number),
+                limit=conf.SENDS_PER_PHONE_PER_HOUR,
+                window=HOUR,
+            )
+        )
+        ip_key = client_ip_key(self.request)
+        if ip_key is not None:
+            limits.append(
+                WindowLimit(
+                    cache,
+                    "sends_per_ip",
+                    _key("ip", ip_key),
+                    limit=conf.SENDS_PER_IP_PER_HOUR,
+                    window=HOUR,
+                )
+            )
+        budget = conf.DAILY_SEND_BUDGET
+        if budget is not None:
+            limits.append(
+                WindowLimit(cache, "daily_budget", f"{KEY_PREFIX}:budget", limit=budget, window=DAY)
+            )
+        return limits
+
+    def _check_limit(self, phone_number: str) -> WindowLimit:
+        return WindowLimit(
+            _cache(),
+            "checks_per_phone",
+            _key("checks", phone_number),
+            limit=conf.CHECKS_PER_PHONE_PER_HOUR,
+            window=HOUR,
+        )
+
+    def _attempts_limit(self, phone_number: str, issue: str) -> WindowLimit:
+        lifetime = conf.CODE_LIFETIME
+        return WindowLimit(
+            _cache(),
+            "wrong_codes",
+            _key("attempts", f"{phone_number}:{issue}"),
+            limit=conf.WRONG_CODES_PER_CODE,
+            window=lifetime,
+            slices=1,
+        )
+
+    def resend_available_in(self, phone_number: str) -> int:
+        """Seconds until a new code may be requested for ``phone_number`` (0: now)."""
+        phone_number = normalize_phone(phone_number)
+        waits = [limit.peek() for limit in self._send_limits(phone_number)]
+        return int(max(waits, default=0.0) + 0.999)
+
+    # -- the flow -------------------------------------------------------------------------
+
+    def normalize(self, phone_number: str) -> str:
+        """E.164 form of ``phone_number``, refusing countries outside ALLOWED_COUNTRIES."""
+        phone_number = normalize_phone(phone_number)
+        allowed = conf.ALLOWED_COUNTRIES
+        if allowed is not None and region_of(phone_number) not in allowed:
+            raise CountryNotAllowed(_("We cannot send codes to phone numbers in this country."))
+        return phone_number
+
+    def start(self, phone_number: str) -> StartResult:
+        """Send a code to ``phone_number``. Raises :class:`InvalidPhoneNumber`,
+        :class:`CountryNotAllowed`, :class:`LimitExceeded` (before any call to TextLink) or
+        :class:`VerificationUnavailable`."""
+        phone_number = self.normalize(phone_number)
+        hits, refused, retry_after = acquire_all(self._send_limits(phone_number))
+        if refused is not None:
+            logger.info(
+                "Verification code for %s refused by the %s limit (retry in %.0fs)",
+                mask_phone(phone_number),
+                refused.name,
+                retry_after,
+            )
+            raise LimitExceeded(refused.name, retry_after)
+        lifetime = conf.CODE_LIFETIME
+        try:
+            # TextLink's answer carries the code it sent. It is not kept: not even bound
+            # to a name here, so it cannot reach a log, a signal or a response.
+            self.backend.send_code(
+                phone_number,
+                service_name=conf.SERVICE_NAME,
+                sim_card_id=conf.SIM_CARD_ID,
+                expiration_time=lifetime * 1000,
+                source_country=conf.SOURCE_COUNTRY,
+            )
+        except TextLinkError as err:
+            if not err.delivery_unknown:  # surely not sent: it does not count
+                release_all(hits)
+            logger.warning("Verification code for %s not sent: %s", mask_phone(phone_number), err)
+            raise VerificationUnavailable(
+                _("We could not send a code right now. Please try again later.")
+            ) from err
+        # A fresh issue id: the wrong-code counter starts again for the new code.
+        _cache().set(_key("issue", phone_number), secrets.token_hex(8), timeout=lifetime)
+        logger.info("Verification code sent to %s", mask_phone(phone_number))
+        return StartResult(
+            phone_number=phone_number, resend_in=conf.RESEND_COOLDOWN, expires_in=lifetime
+        )
+
+    def check(self, phone_number: str, code: str) -> CheckResult:
+        """Check ``code``. A wrong code returns a falsy result (with ``attempts_left``);
+        limits raise :class:`LimitExceeded` before any call to TextLink."""
+        phone_number = normalize_phone(phone_number)
+        code = str(code or "").strip().replace(" ", "")
+        if not code or len(code) > MAX_CODE_LENGTH or not code.isalnum():
+            raise InvalidCode(_("Enter the code you received by SMS."))
+
+        issue = _cache().get(_key("issue", phone_number))
+        limits = [self._check_limit(phone_number)]
+        if issue is not None:
+            limits.append(self._attempts_limit(phone_number, issue))
+        hits, refused, retry_after = acquire_all(limits)
+        if refused is not None:
+            if refused.name == "wrong_codes":  # a new code can be requested after the cooldown
+                retry_after = max(1.0, float(self.resend_available_in(phone_number)))
+            logger.info(
+                "Code check for %s refused by the %s limit", mask_phone(phone_number), refused.name
+            )
+            raise LimitExceeded(refused.name, retry_after)
+        if issue is None:  # no live code for this number: nothing to ask TextLink
+            return CheckResult(verified=False, phone_number=phone_number, attempts_left=0)
+
+        try:
+            result = self.backend.verify_code(phone_number, code)
+        except TextLinkError as err:
+            release_all(hits)  # no answer about the code: the attempt does not count
+            logger.warning("Code check for %s failed: %s", mask_phone(phone_number), err)
+            raise VerificationUnavailable(
+                _("We could not check the code right now. Please try again later.")
+            ) from err
+
+        if not result:
+            attempts = self._attempts_limit(phone_number, issue)
+            left = max(0, attempts.limit - attempts.count())
+            logger.info("Wrong code for %s (%d attempts left)", mask_phone(phone_number), left)
+            return CheckResult(verified=False, phone_number=phone_number, attempts_left=left)
+
+        _cache().delete(_key("issue", phone_number))
+        from django_textlink.models import VerifiedPhoneNumber
+
+        VerifiedPhoneNumber.record(phone_number, self.user)
+        token = make_token(phone_number, self.user)
+        logger.info("Phone %s verified", mask_phone(phone_number))
+        phone_verified.send(
+            sender=type(self), phone_number=phone_number, request=self.request, user=self.user
+        )
+        return CheckResult(verified=True, phone_number=phone_number, token=token)
+
+
+# -- tokens: a signed proof that a number was verified ----------------------------------
+
+
+def make_token(phone_number: str, user: Any = None) -> str:
+    user_id = (
+        str(user.pk) if user is not None and getattr(user, "is_authenticated", False) else None
+    )
+    payload = {"p": phone_number, "u": user_id, "n": secrets.token_urlsafe(12)}
+    return signing.dumps(payload, salt=TOKEN_SALT)
+
+
+def read_token(token: str, *, phone_number: str | None = None, user: Any = None) -> TokenData:
+    """Check a token without using it up. Raises :class:`InvalidToken`."""
+    try:
+        data = signing.loads(str(token), salt=TOKEN_SALT, max_age=conf.TOKEN_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvalidToken(
+            _("The phone verification has expired. Verify the number again.")
+        ) from None
+    except signing.BadSignature:
+        raise InvalidToken(_("The phone verification is not valid.")) from None
+    if not isinstance(data, dict) or not isinstance(data.get("p"), str):
+        raise InvalidToken(_("The phone verification is not valid."))
+    token_data = TokenData(phone_number=data["p"], user_id=data.get("u"), nonce=str(data.get("n")))
+    if phone_number is not None:
+        try:
+            same = normalize_phone(phone_number) == token_data.phone_number
+        except InvalidPhoneNumber:
+            same = False
+        if not same:
+            raise InvalidToken(_("The phone number does not match the verified number."))
+    if (
+        token_data.user_id is not None
+        and user is not None
+        and str(getattr(user, "pk", "")) != token_data.user_id
+    ):
+        raise InvalidToken(_("The phone verification belongs to another account."))
+    if _cache().get(_key("token-used", token_data.nonce)) is not None:
+        raise InvalidToken(_("The phone verification was already used."))
+    return token_data
+
+
+def redeem_token(token: str, *, phone_number: str | None = None, user: Any = None) -> str:
+    """Use a token up (once) and return its verified phone number. Raises
+    :class:`InvalidToken`, also when the token was already redeemed."""
+    data = read_token(token, phone_number=phone_number, user=user)
+    first = _cache().add(_key("token-used", data.nonce), 1, timeout=conf.TOKEN_MAX_AGE + 60)
+    if not first:
+        raise InvalidToken(_("The phone verification was already used."))
+    return data.phone_number
+
+
+__all__ = [
+    "CheckResult",
+    "CountryNotAllowed",
+    "InvalidCode",
+    "InvalidPhoneNumber",
+    "InvalidToken",
+    "LimitExceeded",
+    "PhoneVerification",
+    "StartResult",
+    "VerificationError",
+    "VerificationUnavailable",
+    "make_token",
+    "read_token",
+    "redeem_token",
+]
