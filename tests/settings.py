@@ -59,6 +59,8 @@ if os.environ.get("TEXTLINK_TEST_DB") == "postgres":
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 TEXTLINK = {
     "API_KEY": "tl-test-key-0123456789abcdef",
     "BASE_URL": "https://textlinksms.test/api",
