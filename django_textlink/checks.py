@@ -8,6 +8,15 @@ textlink.E004   Another ``TEXTLINK`` option is malformed (the message names it).
 textlink.W001   (deploy) The console or locmem backend is in use with ``DEBUG = False``.
 textlink.W002   ``TEXTLINK["BASE_URL"]`` is plain http to a host other than loopback:
                 the API key would cross the network unencrypted.
+textlink.W003   ``TEXTLINK["CODE_LIFETIME"]`` is over 10 minutes (OWASP ASVS 2.7).
+textlink.E005   The cache behind the verification limits is a DummyCache: no limit can
+                hold, so every code request would be refused.
+textlink.W004   (deploy) No ``TEXTLINK["ALLOWED_COUNTRIES"]``: codes can be sent, at your
+                cost, to any country (SMS pumping fraud targets expensive destinations).
+textlink.W005   (deploy) The verification limits live in a per-process LocMem cache: each
+                process counts on its own, multiplying every limit.
+textlink.W006   (deploy) The verification limits live in a database or file cache, whose
+                ``incr`` is not atomic: concurrent requests can exceed a limit.
 =============== ==========================================================================
 """
 
@@ -80,13 +89,62 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
                 )
             )
 
-    for key in ("TIMEOUT", "MAX_RETRIES", "RETRY_BACKOFF", "POOL_SIZE", "WEBHOOK_SECRETS",
-                "DEFAULT_REGION"):  # fmt: skip
+    for key in CHECKED_OPTIONS:
         try:
             getattr(conf, key)
         except TextLinkConfigurationError as err:
             messages.append(Error(str(err), id="textlink.E004"))
+    messages += _verification_checks()
     return messages
+
+
+CHECKED_OPTIONS = (
+    "TIMEOUT", "MAX_RETRIES", "RETRY_BACKOFF", "POOL_SIZE", "WEBHOOK_SECRETS", "DEFAULT_REGION",
+    "SERVICE_NAME", "CODE_LIFETIME", "SIM_CARD_ID", "SOURCE_COUNTRY", "ALLOWED_COUNTRIES",
+    "RESEND_COOLDOWN", "SENDS_PER_PHONE_PER_HOUR", "SENDS_PER_IP_PER_HOUR",
+    "WRONG_CODES_PER_CODE", "CHECKS_PER_PHONE_PER_HOUR", "DAILY_SEND_BUDGET", "TRUSTED_PROXIES",
+    "CACHE", "TOKEN_MAX_AGE",
+)  # fmt: skip
+
+
+def _counter_cache_backend() -> str | None:
+    """The dotted backend path of the cache that holds the verification counters."""
+    try:
+        alias = conf.CACHE
+    except TextLinkConfigurationError:
+        return None
+    return str(settings.CACHES[alias].get("BACKEND", ""))
+
+
+def _verification_checks() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    try:
+        lifetime = conf.CODE_LIFETIME
+    except TextLinkConfigurationError:
+        lifetime = 0
+    if lifetime > MAX_RECOMMENDED_CODE_LIFETIME:
+        messages.append(
+            Warning(
+                f"{setting_name('CODE_LIFETIME')} is {lifetime} seconds: codes live longer than "
+                "10 minutes, giving guessing attacks more time.",
+                hint="Use 600 seconds or less.",
+                id="textlink.W003",
+            )
+        )
+    backend = _counter_cache_backend()
+    if backend and backend.endswith(".DummyCache"):
+        messages.append(
+            Error(
+                "The cache behind the verification limits is a DummyCache: no limit can be "
+                "counted, so every verification code request would be refused.",
+                hint=f"Point {setting_name('CACHE')} at a real cache (Redis, Memcached).",
+                id="textlink.E005",
+            )
+        )
+    return messages
+
+
+MAX_RECOMMENDED_CODE_LIFETIME = 600
 
 
 @register(Tags.security, deploy=True)

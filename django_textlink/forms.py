@@ -1,0 +1,141 @@
+"""Forms for phone verification, and a mixin that makes any form require a verified phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from django_textlink import session
+from django_textlink.phone import InvalidPhoneNumber, normalize_phone
+from django_textlink.verification import MAX_CODE_LENGTH, InvalidToken, read_token, redeem_token
+
+PHONE_NOT_VERIFIED = "phone_not_verified"
+
+
+class PhoneNumberField(forms.CharField):
+    """A phone number, cleaned to E.164 (``+12025550143``). National numbers are read in
+    ``region`` (default: ``TEXTLINK["DEFAULT_REGION"]``)."""
+
+    default_error_messages = {"invalid": _("Enter a valid phone number.")}
+
+    def __init__(self, *, region: str | None = None, **kwargs: Any) -> None:
+        self.region = region
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("label", _("Phone number"))
+        super().__init__(**kwargs)
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.update({"type": "tel", "autocomplete": "tel", "inputmode": "tel"})
+        return attrs
+
+    def to_python(self, value: Any) -> str:
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return ""
+        try:
+            return normalize_phone(value, self.region)
+        except InvalidPhoneNumber as err:
+            raise forms.ValidationError(str(err), code="invalid") from None
+
+
+class PhoneNumberForm(forms.Form):
+    phone_number = PhoneNumberField(
+        help_text=_("We will send a code to this number by SMS."),
+    )
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=MAX_CODE_LENGTH,
+        help_text=_("The code from the SMS we sent you."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = str(self.cleaned_data["code"]).strip().replace(" ", "")
+        if not code.isalnum():
+            raise forms.ValidationError(_("Enter the code you received by SMS."), code="invalid")
+        return code
+
+
+class VerifiedPhoneFormMixin:
+    """Makes a form require a phone number verified through django-textlink.
+
+    Mix it into any form (a signup form, a profile form) and pass ``request=``::
+
+        class SignupForm(VerifiedPhoneFormMixin, UserCreationForm):
+            ...
+
+        form = SignupForm(request.POST, request=request)
+        if form.is_valid():
+            user = form.save()
+            form.save_verified_phone(user)   # redeems the token, records the number
+
+    The form gets a ``phone_number`` field (unless it has one) and a hidden, optional
+    ``verification_token`` field for API clients that verified through the DRF endpoints.
+    In HTML flows the token is read from the session. A number that was not verified gives
+    the field an error with code ``"phone_not_verified"``;
+    :meth:`needs_phone_verification` tells a view that this is the only problem, so it can
+    send the user through verification and come back.
+    """
+
+    fields: dict[str, forms.Field]
+    cleaned_data: dict[str, Any]
+
+    def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
+        self.request = request
+        self.verified_phone_number: str | None = None
+        self._verification_token: str | None = None
+        super().__init__(*args, **kwargs)
+        if "phone_number" not in self.fields:
+            self.fields["phone_number"] = PhoneNumberField()
+        self.fields["verification_token"] = forms.CharField(
+            required=False, widget=forms.HiddenInput, max_length=1024
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
+        phone = cleaned.get("phone_number")
+        if not phone:
+            return cleaned
+        token = cleaned.get("verification_token") or (
+            session.verified_token(self.request) if self.request is not None else None
+        )
+        try:
+            if not token:
+                raise InvalidToken(_("Verify this phone number first."), code=PHONE_NOT_VERIFIED)
+            read_token(token, phone_number=phone)
+        except InvalidToken as err:
+            self.add_error(  # type: ignore[attr-defined]
+                "phone_number", forms.ValidationError(str(err.message), code=PHONE_NOT_VERIFIED)
+            )
+        else:
+            self.verified_phone_number = phone
+            self._verification_token = token
+        return cleaned
+
+    def needs_phone_verification(self) -> bool:
+        """True when the phone's verification is the form's only error."""
+        errors: dict[str, Any] = self.errors  # type: ignore[attr-defined]
+        return list(errors) == ["phone_number"] and self.has_error(  # type: ignore[attr-defined]
+            "phone_number", PHONE_NOT_VERIFIED
+        )
+
+    def save_verified_phone(self, user: Any = None) -> str:
+        """Redeem the token (once) and record the number as verified for ``user``."""
+        from django_textlink.models import VerifiedPhoneNumber
+
+        if self._verification_token is None or self.verified_phone_number is None:
+            raise ValueError("save_verified_phone() needs a valid form (call is_valid() first).")
+        phone = redeem_token(self._verification_token, phone_number=self.verified_phone_number)
+        VerifiedPhoneNumber.record(phone, user)
+        if self.request is not None:
+            session.clear(self.request)
+        return phone

@@ -1,0 +1,182 @@
+"""HTML views of the verification flow: thin shells over :class:`PhoneVerification`.
+
+``verify/`` asks for the number and sends a code; ``verify/confirm/`` asks for the code
+(the number lives in the server-side session: a posted number cannot swap it) and offers
+a resend that shows the cooldown; ``verify/done/`` confirms. ``?next=`` is carried
+through and followed only when it is a safe URL on this site.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.generic import FormView, TemplateView
+
+from django_textlink import session
+from django_textlink.forms import CodeForm, PhoneNumberForm
+from django_textlink.verification import (
+    CountryNotAllowed,
+    InvalidCode,
+    InvalidPhoneNumber,
+    InvalidToken,
+    LimitExceeded,
+    PhoneVerification,
+    VerificationUnavailable,
+    read_token,
+)
+
+if TYPE_CHECKING:
+    PhoneFormView = FormView[PhoneNumberForm]
+    CodeFormView = FormView[CodeForm]
+else:
+    PhoneFormView = CodeFormView = FormView
+
+NEXT_FIELD = "next"
+
+
+def safe_next_url(request: HttpRequest) -> str | None:
+    """The ``next`` parameter when it points to this site, else None."""
+    target = request.POST.get(NEXT_FIELD) or request.GET.get(NEXT_FIELD)
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+def _with_next(url: str, next_url: str | None) -> str:
+    return f"{url}?{urlencode({NEXT_FIELD: next_url})}" if next_url else url
+
+
+class _FlowMixin:
+    request: HttpRequest
+
+    def flow(self) -> PhoneVerification:
+        return PhoneVerification(request=self.request)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
+        context["next_url"] = safe_next_url(self.request)
+        context.setdefault("retry_after", None)
+        return context
+
+
+@method_decorator(never_cache, name="dispatch")
+class VerifyPhoneView(_FlowMixin, PhoneFormView):
+    """Step 1: the phone number. Sends a code, then redirects to the confirm step."""
+
+    template_name = "django_textlink/verify.html"
+    form_class = PhoneNumberForm
+
+    def form_valid(self, form: PhoneNumberForm) -> HttpResponse:
+        try:
+            started = self.flow().start(form.cleaned_data["phone_number"])
+        except (InvalidPhoneNumber, CountryNotAllowed) as err:
+            form.add_error("phone_number", str(getattr(err, "message", err)))
+            return self.form_invalid(form)
+        except LimitExceeded as err:
+            form.add_error(None, str(err.message))
+            return self.render_to_response(
+                self.get_context_data(form=form, retry_after=err.retry_after), status=429
+            )
+        except VerificationUnavailable as err:
+            form.add_error(None, str(err.message))
+            return self.render_to_response(self.get_context_data(form=form), status=503)
+        session.set_pending_phone(self.request, started.phone_number)
+        return HttpResponseRedirect(
+            _with_next(reverse("textlink:verify-confirm"), safe_next_url(self.request))
+        )
+
+
+@method_decorator(never_cache, name="dispatch")
+class ConfirmPhoneView(_FlowMixin, CodeFormView):
+    """Step 2: the code, and a resend button that shows the cooldown."""
+
+    template_name = "django_textlink/verify_confirm.html"
+    form_class = CodeForm
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.phone_number = session.pending_phone(request)
+        if self.phone_number is None:
+            return HttpResponseRedirect(
+                _with_next(reverse("textlink:verify"), safe_next_url(request))
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        assert self.phone_number is not None
+        context["phone_number"] = self.phone_number
+        context["resend_in"] = self.flow().resend_available_in(self.phone_number)
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "resend" in request.POST:
+            return self.resend()
+        return super().post(request, *args, **kwargs)
+
+    def resend(self) -> HttpResponse:
+        assert self.phone_number is not None
+        context: dict[str, Any] = {}
+        status = 200
+        try:
+            self.flow().start(self.phone_number)
+        except LimitExceeded as err:
+            context.update(resend_error=str(err.message), retry_after=err.retry_after)
+            status = 429
+        except (VerificationUnavailable, CountryNotAllowed, InvalidPhoneNumber) as err:
+            context["resend_error"] = str(getattr(err, "message", err))
+            status = 503
+        else:
+            context["resent"] = True
+        return self.render_to_response(self.get_context_data(**context), status=status)
+
+    def form_valid(self, form: CodeForm) -> HttpResponse:
+        assert self.phone_number is not None
+        try:
+            result = self.flow().check(self.phone_number, form.cleaned_data["code"])
+        except InvalidCode as err:
+            form.add_error("code", str(err.message))
+            return self.form_invalid(form)
+        except LimitExceeded as err:
+            form.add_error(None, str(err.message))
+            return self.render_to_response(
+                self.get_context_data(form=form, retry_after=err.retry_after), status=429
+            )
+        except VerificationUnavailable as err:
+            form.add_error(None, str(err.message))
+            return self.render_to_response(self.get_context_data(form=form), status=503)
+        if not result:
+            if result.attempts_left:
+                message = _("That code is not right. Check the SMS and try again.")
+            else:
+                message = _("That code is not right or has expired. Request a new code.")
+            form.add_error("code", message)
+            return self.form_invalid(form)
+        assert result.token is not None
+        session.set_verified_token(self.request, result.token)
+        return HttpResponseRedirect(safe_next_url(self.request) or reverse("textlink:verify-done"))
+
+
+@method_decorator(never_cache, name="dispatch")
+class VerifyDoneView(TemplateView):
+    template_name = "django_textlink/verify_done.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        token = session.verified_token(self.request)
+        phone = None
+        if token:
+            try:
+                phone = read_token(token).phone_number
+            except InvalidToken:
+                phone = None
+        context["phone_number"] = phone
+        return context
