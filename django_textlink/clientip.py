@@ -19,9 +19,14 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def _parse(value: str) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; compare them (with the
+    # trusted proxies too) as the IPv4 addresses they are.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def client_ip(request: HttpRequest) -> IPAddress | None:

@@ -15,11 +15,18 @@ from django_textlink.verification import MAX_CODE_LENGTH, InvalidToken, read_tok
 PHONE_NOT_VERIFIED = "phone_not_verified"
 
 
+class TelInput(forms.TextInput):
+    """``<input type="tel">``: phones show the number keypad."""
+
+    input_type = "tel"
+
+
 class PhoneNumberField(forms.CharField):
     """A phone number, cleaned to E.164 (``+12025550143``). National numbers are read in
     ``region`` (default: ``TEXTLINK["DEFAULT_REGION"]``)."""
 
     default_error_messages = {"invalid": _("Enter a valid phone number.")}
+    widget = TelInput
 
     def __init__(self, *, region: str | None = None, **kwargs: Any) -> None:
         self.region = region
@@ -29,7 +36,7 @@ class PhoneNumberField(forms.CharField):
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
         attrs = super().widget_attrs(widget)
-        attrs.update({"type": "tel", "autocomplete": "tel", "inputmode": "tel"})
+        attrs.update({"autocomplete": "tel", "inputmode": "tel"})
         return attrs
 
     def to_python(self, value: Any) -> str:
@@ -60,7 +67,7 @@ class CodeForm(forms.Form):
 
     def clean_code(self) -> str:
         code = str(self.cleaned_data["code"]).strip().replace(" ", "")
-        if not code.isalnum():
+        if not (code.isascii() and code.isalnum()):
             raise forms.ValidationError(_("Enter the code you received by SMS."), code="invalid")
         return code
 
@@ -83,7 +90,7 @@ class VerifiedPhoneFormMixin:
     In HTML flows the token is read from the session. A number that was not verified gives
     the field an error with code ``"phone_not_verified"``;
     :meth:`needs_phone_verification` tells a view that this is the only problem, so it can
-    send the user through verification and come back.
+    send the user through verification (of ``form.phone_number_to_verify``) and come back.
     """
 
     fields: dict[str, forms.Field]
@@ -92,6 +99,9 @@ class VerifiedPhoneFormMixin:
     def __init__(self, *args: Any, request: HttpRequest | None = None, **kwargs: Any) -> None:
         self.request = request
         self.verified_phone_number: str | None = None
+        #: The valid number that still needs verifying (the "not verified" error removes
+        #: it from ``cleaned_data``), for views that send it through verification.
+        self.phone_number_to_verify: str | None = None
         self._verification_token: str | None = None
         super().__init__(*args, **kwargs)
         if "phone_number" not in self.fields:
@@ -108,11 +118,18 @@ class VerifiedPhoneFormMixin:
         token = cleaned.get("verification_token") or (
             session.verified_token(self.request) if self.request is not None else None
         )
+        user = getattr(self.request, "user", None)
         try:
             if not token:
                 raise InvalidToken(_("Verify this phone number first."), code=PHONE_NOT_VERIFIED)
-            read_token(token, phone_number=phone)
+            # A token issued to a signed-in user is not valid for another signed-in user.
+            read_token(
+                token,
+                phone_number=phone,
+                user=user if getattr(user, "is_authenticated", False) else None,
+            )
         except InvalidToken as err:
+            self.phone_number_to_verify = phone
             self.add_error(  # type: ignore[attr-defined]
                 "phone_number", forms.ValidationError(str(err.message), code=PHONE_NOT_VERIFIED)
             )
@@ -134,7 +151,9 @@ class VerifiedPhoneFormMixin:
 
         if self._verification_token is None or self.verified_phone_number is None:
             raise ValueError("save_verified_phone() needs a valid form (call is_valid() first).")
-        phone = redeem_token(self._verification_token, phone_number=self.verified_phone_number)
+        phone = redeem_token(
+            self._verification_token, phone_number=self.verified_phone_number, user=user
+        )
         VerifiedPhoneNumber.record(phone, user)
         if self.request is not None:
             session.clear(self.request)

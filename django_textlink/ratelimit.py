@@ -6,10 +6,11 @@ that cover the last ``window`` seconds, so it is a sliding window, not a fixed o
 lets ``2 * limit`` through around a boundary.
 
 Each hit first increments its slice with ``cache.add`` + ``cache.incr`` (atomic on every
-cache Django ships except the database and file caches), then reads the total. A hit that
-finds the total over the limit takes its increment back and is refused. Every hit sees
-its own increment and all earlier ones, so concurrent requests can never admit more than
-``limit``: at worst, two racing requests both see each other and both are refused.
+cache Django ships except the database and file caches), then adds the earlier slices to
+the value its own ``incr`` returned. A hit that finds that total over the limit takes its
+increment back and is refused. Each hit counts itself and every hit before it, and none
+after it, so concurrent requests admit exactly ``limit``: never more, and not fewer
+because racing requests saw each other's increments.
 
 The cache must be shared by every process (Redis, Memcached); a per-process LocMem cache
 multiplies the limits by the number of processes (a deploy check warns about it).
@@ -83,17 +84,23 @@ class WindowLimit:
         for _ in range(3):
             self.cache.add(slice_key, 0, timeout=self._ttl())
             try:
-                self.cache.incr(slice_key)
+                value = int(self.cache.incr(slice_key))
                 break
             except ValueError:  # the slice expired between add and incr
                 continue
         else:  # pragma: no cover - a cache that keeps dropping keys
             return None, float(self.slice_seconds)
         counts = self._counts(indexes)
+        # The current slice as this hit's own increment left it: increments made later by
+        # concurrent hits must not refuse this one (else a burst could admit fewer than
+        # ``limit``, or none); the hit that takes the slice over the limit is refused.
+        counts[indexes[-1]] = value
         if sum(counts.values()) <= self.limit:
             return Hit(self, slice_key), 0.0
         self._decr(slice_key)
-        return None, self._retry_after(at, counts)
+        # When to retry is computed without this refused hit, which is not counted.
+        counts[indexes[-1]] = value - 1
+        return None, self._retry_after(at, {i: n for i, n in counts.items() if n > 0})
 
     def peek(self) -> float:
         """Seconds until one more hit would be allowed (0 when it would be now)."""

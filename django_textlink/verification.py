@@ -34,7 +34,7 @@ from django.utils.translation import ngettext
 from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.clientip import client_ip_key
 from django_textlink.conf import conf
-from django_textlink.exceptions import TextLinkError
+from django_textlink.exceptions import TextLinkConfigurationError, TextLinkError
 from django_textlink.masking import mask_phone
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone, region_of
 from django_textlink.ratelimit import WindowLimit, acquire_all, release_all
@@ -285,8 +285,14 @@ class PhoneVerification:
                 expiration_time=lifetime * 1000,
                 source_country=conf.SOURCE_COUNTRY,
             )
+        except TextLinkConfigurationError:
+            release_all(hits)
+            raise  # a site misconfiguration is not an outage: let it show
         except TextLinkError as err:
-            if not err.delivery_unknown:  # surely not sent: it does not count
+            if err.delivery_unknown:
+                # The code may have reached the phone: let it be checked.
+                _cache().set(_key("issue", phone_number), secrets.token_hex(8), timeout=lifetime)
+            else:  # surely not sent: it does not count
                 release_all(hits)
             logger.warning("Verification code for %s not sent: %s", mask_phone(phone_number), err)
             raise VerificationUnavailable(
@@ -304,7 +310,7 @@ class PhoneVerification:
         limits raise :class:`LimitExceeded` before any call to TextLink."""
         phone_number = normalize_phone(phone_number)
         code = str(code or "").strip().replace(" ", "")
-        if not code or len(code) > MAX_CODE_LENGTH or not code.isalnum():
+        if not code or len(code) > MAX_CODE_LENGTH or not (code.isascii() and code.isalnum()):
             raise InvalidCode(_("Enter the code you received by SMS."))
 
         issue = _cache().get(_key("issue", phone_number))
@@ -324,6 +330,9 @@ class PhoneVerification:
 
         try:
             result = self.backend.verify_code(phone_number, code)
+        except TextLinkConfigurationError:
+            release_all(hits)
+            raise
         except TextLinkError as err:
             release_all(hits)  # no answer about the code: the attempt does not count
             logger.warning("Code check for %s failed: %s", mask_phone(phone_number), err)
@@ -380,10 +389,8 @@ def read_token(token: str, *, phone_number: str | None = None, user: Any = None)
             same = False
         if not same:
             raise InvalidToken(_("The phone number does not match the verified number."))
-    if (
-        token_data.user_id is not None
-        and user is not None
-        and str(getattr(user, "pk", "")) != token_data.user_id
+    if token_data.user_id is not None and (
+        user is None or str(getattr(user, "pk", "")) != token_data.user_id
     ):
         raise InvalidToken(_("The phone verification belongs to another account."))
     if _cache().get(_key("token-used", token_data.nonce)) is not None:

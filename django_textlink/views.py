@@ -55,6 +55,12 @@ def _with_next(url: str, next_url: str | None) -> str:
     return f"{url}?{urlencode({NEXT_FIELD: next_url})}" if next_url else url
 
 
+def _refused(response: HttpResponse, err: LimitExceeded) -> HttpResponse:
+    """A 429 tells clients when to retry, as the API views do."""
+    response["Retry-After"] = str(err.retry_after)
+    return response
+
+
 class _FlowMixin:
     request: HttpRequest
 
@@ -83,8 +89,11 @@ class VerifyPhoneView(_FlowMixin, PhoneFormView):
             return self.form_invalid(form)
         except LimitExceeded as err:
             form.add_error(None, str(err.message))
-            return self.render_to_response(
-                self.get_context_data(form=form, retry_after=err.retry_after), status=429
+            return _refused(
+                self.render_to_response(
+                    self.get_context_data(form=form, retry_after=err.retry_after), status=429
+                ),
+                err,
             )
         except VerificationUnavailable as err:
             form.add_error(None, str(err.message))
@@ -126,17 +135,20 @@ class ConfirmPhoneView(_FlowMixin, CodeFormView):
         assert self.phone_number is not None
         context: dict[str, Any] = {}
         status = 200
+        refusal: LimitExceeded | None = None
         try:
             self.flow().start(self.phone_number)
         except LimitExceeded as err:
             context.update(resend_error=str(err.message), retry_after=err.retry_after)
             status = 429
+            refusal = err
         except (VerificationUnavailable, CountryNotAllowed, InvalidPhoneNumber) as err:
             context["resend_error"] = str(getattr(err, "message", err))
             status = 503
         else:
             context["resent"] = True
-        return self.render_to_response(self.get_context_data(**context), status=status)
+        response = self.render_to_response(self.get_context_data(**context), status=status)
+        return _refused(response, refusal) if refusal is not None else response
 
     def form_valid(self, form: CodeForm) -> HttpResponse:
         assert self.phone_number is not None
@@ -147,8 +159,11 @@ class ConfirmPhoneView(_FlowMixin, CodeFormView):
             return self.form_invalid(form)
         except LimitExceeded as err:
             form.add_error(None, str(err.message))
-            return self.render_to_response(
-                self.get_context_data(form=form, retry_after=err.retry_after), status=429
+            return _refused(
+                self.render_to_response(
+                    self.get_context_data(form=form, retry_after=err.retry_after), status=429
+                ),
+                err,
             )
         except VerificationUnavailable as err:
             form.add_error(None, str(err.message))
@@ -175,7 +190,8 @@ class VerifyDoneView(TemplateView):
         phone = None
         if token:
             try:
-                phone = read_token(token).phone_number
+                user = self.request.user if self.request.user.is_authenticated else None
+                phone = read_token(token, user=user).phone_number
             except InvalidToken:
                 phone = None
         context["phone_number"] = phone

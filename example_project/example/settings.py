@@ -23,6 +23,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
     "django_textlink",
     "example",
 ]
@@ -38,6 +40,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "example.urls"
+
+# The phone verification API (django_textlink.api) and its OpenAPI schema at /api/schema/.
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {"TITLE": "django-textlink example", "VERSION": "1.0"}
 WSGI_APPLICATION = "example.wsgi.application"
 
 TEMPLATES = [
@@ -79,6 +85,9 @@ TEXTLINK = {
     "WEBHOOK_SECRET": env.list("TEXTLINK_WEBHOOK_SECRET", default=[]) or None,
     "TIMEOUT": _timeout[0] if len(_timeout) == 1 else tuple(_timeout),
     "DEFAULT_REGION": env.str("TEXTLINK_DEFAULT_REGION", default="") or None,
+    "SERVICE_NAME": env.str("TEXTLINK_SERVICE_NAME", default="django-textlink example"),
+    "ALLOWED_COUNTRIES": env.list("TEXTLINK_ALLOWED_COUNTRIES", default=[]) or None,
+    "RESEND_COOLDOWN": env.int("TEXTLINK_RESEND_COOLDOWN", default=60),
 }
 
 LOGGING = {

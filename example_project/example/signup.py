@@ -49,7 +49,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("home")
         if form.needs_phone_verification():
-            phone = form.cleaned_data["phone_number"]
+            # Not form.cleaned_data["phone_number"]: the "not verified" error removed it.
+            phone = form.phone_number_to_verify
+            assert phone is not None
             try:
                 PhoneVerification(request).start(phone)
             except VerificationError as err:

@@ -1,0 +1,77 @@
+"""DRF exceptions for the service's refusals.
+
+They go through the site's ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``. DRF's default handler
+(or any handler that starts from it) turns :class:`RateLimited` into a 429 with a
+``Retry-After`` header (from ``wait``, as for DRF's own throttles) and each exception's
+``detail`` dict into the body.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+
+from django_textlink.verification import LimitExceeded, VerificationUnavailable
+
+
+class RateLimited(exceptions.Throttled):
+    """429 ``{"detail", "code": "rate_limited", "limit", "retry_after"}``.
+
+    ``limit`` names the limit that refused the request (``resend_cooldown``,
+    ``sends_per_phone``, ``sends_per_ip``, ``daily_budget``, ``checks_per_phone``,
+    ``wrong_codes``); ``retry_after`` is in whole seconds, like the ``Retry-After`` header.
+    ``detail`` is a dict whose ``retry_after`` is an integer, not an ``ErrorDetail``.
+    """
+
+    default_code = "rate_limited"
+    default_detail = _("Too many requests.")
+
+    wait: int
+    limit: str
+
+    def __init__(self, limit: str, retry_after: int, detail: Any = None) -> None:
+        message = str(detail or self.default_detail)
+        # Not wait=...: Throttled would append its own "Expected available in..." sentence,
+        # and the service's message already says when to retry.
+        super().__init__(
+            detail={"detail": message, "code": self.default_code, "limit": limit},
+            code=self.default_code,
+        )
+        self.wait = max(1, int(retry_after))
+        self.limit = limit
+        cast(dict[str, Any], self.detail)["retry_after"] = self.wait
+
+    @classmethod
+    def from_error(cls, error: LimitExceeded) -> RateLimited:
+        return cls(error.limit, error.retry_after, error.message)
+
+    # DRF's versions expect an ErrorDetail at every leaf and fail on the integer.
+    def get_codes(self) -> Any:
+        return dict.fromkeys(cast(dict[str, Any], self.detail), self.default_code)
+
+    def get_full_details(self) -> Any:
+        return {
+            key: {"message": value, "code": self.default_code}
+            for key, value in cast(dict[str, Any], self.detail).items()
+        }
+
+
+class Unavailable(exceptions.APIException):
+    """503 ``{"detail", "code": "unavailable"}``: TextLink could not be reached or refused
+    the request (nothing was verified; try again later)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_detail = _("The service is unavailable. Please try again later.")
+
+    def __init__(self, detail: Any = None) -> None:
+        message = str(detail or self.default_detail)
+        super().__init__(
+            detail={"detail": message, "code": self.default_code}, code=self.default_code
+        )
+
+    @classmethod
+    def from_error(cls, error: VerificationUnavailable) -> Unavailable:
+        return cls(error.message)

@@ -1,0 +1,139 @@
+"""OpenAPI description of the verification API, for drf-spectacular
+(optional: ``pip install "django-textlink[openapi]"``).
+
+Imported by :mod:`django_textlink.api.views` when drf-spectacular is installed; the
+extensions below register themselves and apply to the views and their subclasses when a
+schema is generated with ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] =
+"drf_spectacular.openapi.AutoSchema"`` (e.g. by ``SpectacularAPIView`` or
+``manage.py spectacular``). Nothing here runs while serving requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework.views import APIView
+
+from django_textlink.api.serializers import (
+    CheckCodeSerializer,
+    CodeSentSerializer,
+    CodeVerifiedSerializer,
+    FieldErrorsSerializer,
+    RateLimitedSerializer,
+    SendCodeSerializer,
+    UnavailableSerializer,
+    WrongCodeSerializer,
+)
+
+TAGS = ["phone verification"]
+
+RETRY_AFTER = OpenApiParameter(
+    name="Retry-After",
+    type=int,
+    location=OpenApiParameter.HEADER,
+    response=[429],
+    description="Seconds to wait before trying again (the body's retry_after).",
+)
+
+RATE_LIMITED = OpenApiResponse(
+    RateLimitedSerializer,
+    description="A limit refused the request; nothing was sent to TextLink. "
+    "Retry after the Retry-After header's seconds.",
+    examples=[
+        OpenApiExample(
+            "Resend cooldown",
+            value={
+                "detail": "Please wait before requesting another code. Try again in 42 seconds.",
+                "code": "rate_limited",
+                "limit": "resend_cooldown",
+                "retry_after": 42,
+            },
+            status_codes=[429],
+            response_only=True,
+        )
+    ],
+)
+
+UNAVAILABLE = OpenApiResponse(
+    UnavailableSerializer,
+    description="TextLink could not be reached or refused the request. Try again later.",
+)
+
+
+def _responses(success: dict[int, Any], invalid: Any) -> dict[int, Any]:
+    return {**success, 400: invalid, 429: RATE_LIMITED, 503: UNAVAILABLE}
+
+
+send_code_schema = extend_schema(
+    operation_id="textlink_verify_send",
+    summary="Send a verification code",
+    description="Sends a code by SMS to the number. The answer never contains the code and "
+    "is the same whether or not the number belongs to an account.",
+    tags=TAGS,
+    request=SendCodeSerializer,
+    responses=_responses(
+        {202: OpenApiResponse(CodeSentSerializer, description="The code is on its way.")},
+        OpenApiResponse(
+            FieldErrorsSerializer,
+            description="Malformed input, an invalid phone number or a country codes "
+            "are not sent to.",
+        ),
+    ),
+    parameters=[RETRY_AFTER],
+)
+
+check_code_schema = extend_schema(
+    operation_id="textlink_verify_check",
+    summary="Check a verification code",
+    description="Checks the code received by SMS. The right code answers a signed token "
+    "proving the number, redeemable once.",
+    tags=TAGS,
+    request=CheckCodeSerializer,
+    responses=_responses(
+        {200: OpenApiResponse(CodeVerifiedSerializer, description="The number is verified.")},
+        OpenApiResponse(
+            PolymorphicProxySerializer(
+                component_name="TextLinkCheckCodeError",
+                serializers=[WrongCodeSerializer, FieldErrorsSerializer],
+                resource_type_field_name=None,
+            ),
+            description="A wrong, expired or unknown code (verified: false, attempts_left), "
+            "or malformed input.",
+        ),
+    ),
+    parameters=[RETRY_AFTER],
+)
+
+
+def _annotated(view: type[APIView], schema: Any) -> type[APIView]:
+    """A subclass of ``view`` whose ``post`` carries ``schema`` (the view itself, which may
+    be a site's subclass, is left untouched)."""
+    annotated: type[APIView] = extend_schema_view(post=schema)(
+        type(view.__name__, (view,), {"__module__": view.__module__})
+    )
+    return annotated
+
+
+class SendCodeViewSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+    target_class = "django_textlink.api.views.SendCodeView"
+    match_subclasses = True
+
+    def view_replacement(self) -> type[APIView]:
+        return _annotated(self.target, send_code_schema)
+
+
+class CheckCodeViewSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
+    target_class = "django_textlink.api.views.CheckCodeView"
+    match_subclasses = True
+
+    def view_replacement(self) -> type[APIView]:
+        return _annotated(self.target, check_code_schema)

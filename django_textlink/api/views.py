@@ -1,0 +1,168 @@
+"""Phone verification endpoints for Django REST framework.
+
+Both views are thin shells over :class:`~django_textlink.verification.PhoneVerification`:
+they check the shape of the input, call the service and translate its results and
+refusals into HTTP. Every limit (resend cooldown, sends per phone and per IP, checks per
+phone, wrong codes per code) lives in the service and is applied before anything reaches
+TextLink; nothing here counts or decides.
+
+``POST verify/send/`` ``{"phone_number"}``
+    202 ``{"phone_number": "+12025550143", "resend_in": 60, "expires_in": 600}``: the code
+    is on its way (the answer never contains it, and is the same whether or not the number
+    belongs to an account). 400 ``{"phone_number": ["..."]}`` for an invalid number or a
+    country codes are not sent to; 429 (see below); 503 ``{"detail", "code":
+    "unavailable"}`` when TextLink cannot be reached.
+
+``POST verify/check/`` ``{"phone_number", "code"}``
+    200 ``{"verified": true, "phone_number", "token"}`` for the right code; the token is
+    signed proof of the number for a later request (redeem it once with
+    :func:`django_textlink.verification.redeem_token`). 400 ``{"verified": false, "detail",
+    "attempts_left"}`` for a wrong, expired or unknown code; 400 ``{"code": ["..."]}`` for
+    input that is not shaped like a code; 429; 503.
+
+429 (either endpoint): ``{"detail", "code": "rate_limited", "limit", "retry_after"}`` with
+a ``Retry-After`` header, seconds. Malformed input (not JSON, a missing or overlong field)
+is DRF's usual 400; other methods are 405.
+
+**Authentication and permissions.** The views allow anyone (``AllowAny``): numbers are
+verified during signup, before there is an account. Subclass them to require more::
+
+    class AuthenticatedSendCodeView(SendCodeView):
+        permission_classes = [IsAuthenticated]
+
+When a user is authenticated (by any of the site's DRF authentication classes), the
+verification is recorded for that user and bound into the token.
+
+**CSRF.** The views keep DRF's default behaviour, which suits browser JavaScript and
+mobile clients alike: an anonymous request needs no CSRF token, while a request
+authenticated by ``SessionAuthentication`` (a logged-in browser session) must carry one
+(``X-CSRFToken``), as for any DRF view. Token-authenticated clients need none. These
+endpoints are open to anonymous cross-site requests by design, like any public API; the
+per-IP and per-phone limits of the service are what keeps them from being abused to
+send SMS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.util import find_spec
+from typing import Any, ClassVar
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from django_textlink.api.exceptions import RateLimited, Unavailable
+from django_textlink.api.serializers import (
+    CheckCodeSerializer,
+    CodeSentSerializer,
+    CodeVerifiedSerializer,
+    SendCodeSerializer,
+    WrongCodeSerializer,
+)
+from django_textlink.phone import InvalidPhoneNumber
+from django_textlink.verification import (
+    CheckResult,
+    CountryNotAllowed,
+    InvalidCode,
+    LimitExceeded,
+    PhoneVerification,
+    VerificationUnavailable,
+)
+
+WRONG_CODE = _("The code is not correct.")
+NO_ATTEMPTS_LEFT = _("The code is not correct or has expired. Request a new code.")
+
+
+def field_error(field: str, message: Any, code: str = "invalid") -> ValidationError:
+    """A 400 in DRF's usual shape: ``{field: [message]}``."""
+    return ValidationError({field: [str(message)]}, code=code)
+
+
+class PhoneVerificationAPIView(APIView):
+    """Common ground of the verification endpoints: ``AllowAny``, one request
+    serializer and one :class:`PhoneVerification` per request.
+
+    Override ``permission_classes`` (or any other DRF policy) in a subclass, or
+    ``verification_class`` / :meth:`get_verification` to use a service of your own."""
+
+    permission_classes: Sequence[type[BasePermission]] = [AllowAny]
+    serializer_class: ClassVar[type[BaseSerializer[Any]]]
+    verification_class: ClassVar[type[PhoneVerification]] = PhoneVerification
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {"request": self.request, "format": self.format_kwarg, "view": self}
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer[Any]:
+        # Also what the schema generators call to find the request body.
+        kwargs.setdefault("context", self.get_serializer_context())
+        return self.serializer_class(*args, **kwargs)
+
+    def get_validated_data(self) -> dict[str, Any]:
+        serializer = self.get_serializer(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def get_verification(self) -> PhoneVerification:
+        """The service for this request: it keys the per-IP limit on the client's
+        address and records the verification for the DRF-authenticated user, if any."""
+        return self.verification_class(request=self.request._request, user=self.request.user)
+
+
+class SendCodeView(PhoneVerificationAPIView):
+    """Send a verification code by SMS."""
+
+    serializer_class = SendCodeSerializer
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.get_validated_data()
+        try:
+            started = self.get_verification().start(data["phone_number"])
+        except InvalidPhoneNumber as err:
+            raise field_error("phone_number", err) from err
+        except CountryNotAllowed as err:
+            raise field_error("phone_number", err.message, err.code) from err
+        except LimitExceeded as err:
+            raise RateLimited.from_error(err) from err
+        except VerificationUnavailable as err:
+            raise Unavailable.from_error(err) from err
+        return Response(CodeSentSerializer(started).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CheckCodeView(PhoneVerificationAPIView):
+    """Check the code received by SMS; the right code earns a signed token."""
+
+    serializer_class = CheckCodeSerializer
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = self.get_validated_data()
+        try:
+            result = self.get_verification().check(data["phone_number"], data["code"])
+        except InvalidPhoneNumber as err:
+            raise field_error("phone_number", err) from err
+        except InvalidCode as err:
+            raise field_error("code", err.message, err.code) from err
+        except LimitExceeded as err:
+            raise RateLimited.from_error(err) from err
+        except VerificationUnavailable as err:
+            raise Unavailable.from_error(err) from err
+        if result:
+            return Response(CodeVerifiedSerializer(result).data, status=status.HTTP_200_OK)
+        return Response(self.wrong_code_data(result), status=status.HTTP_400_BAD_REQUEST)
+
+    def wrong_code_data(self, result: CheckResult) -> Any:
+        attempts_left = result.attempts_left or 0
+        detail = WRONG_CODE if attempts_left else NO_ATTEMPTS_LEFT
+        return WrongCodeSerializer(
+            {"verified": False, "detail": str(detail), "attempts_left": attempts_left}
+        ).data
+
+
+if find_spec("drf_spectacular") is not None:  # pragma: no branch
+    # Registers the OpenAPI description of these views with drf-spectacular.
+    from django_textlink.api import openapi  # noqa: F401

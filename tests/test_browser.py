@@ -1,0 +1,181 @@
+"""A real browser signs up on the example project, reading the code from the server's console.
+
+Headless Chromium (Debian's ``chromium``, driven by Playwright's sync API) goes through the
+example project served by tests/support/example_server.py on the console backend: home page,
+signup form, django-textlink's confirm page (the resend countdown runs in JavaScript), a wrong
+code, the right code read from the server's stdout, and the home page signed in.
+
+Without ``chromium`` on PATH or the ``playwright`` package the test is skipped, or fails when
+``TEXTLINK_REQUIRE_BROWSER=1`` (CI sets it). With ``TEXTLINK_SCREENSHOTS_DIR`` set, the
+confirm page's screenshot is copied there as ``verify-confirm.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.example_server import run_example
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage, Page
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    # Without these Chromium calls Google's servers at startup, and is refused here.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CODE_RE = re.compile(r"verification code is (\d{6})")
+PHONE = "+12025550143"
+
+
+def _missing_browser() -> str | None:
+    """Why the browser cannot run, or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as err:
+        return f"playwright is not importable ({err}; pip install -e '.[test]')"
+    if shutil.which("chromium") is None:
+        return "no `chromium` on PATH (Debian: apt-get install chromium)"
+    return None
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    missing = _missing_browser()
+    if missing:
+        if os.environ.get("TEXTLINK_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"TEXTLINK_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(f"browser test skipped: {missing}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 640, "height": 720})
+            page = context.new_page()
+            page.set_default_timeout(10_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def _wait_for_code(log_path: Path, timeout: float = 10) -> str:
+    """The verification code the console backend printed on the server's stdout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        codes = CODE_RE.findall(log_path.read_text())
+        if codes:
+            assert len(codes) == 1, f"one code sent, not {len(codes)}"
+            return str(codes[0])
+        if time.monotonic() > deadline:
+            pytest.fail(f"no verification code in the server log:\n{log_path.read_text()}")
+        time.sleep(0.1)
+
+
+def test_signup_with_phone_verification_in_a_real_browser(page: Page, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    seen: list[str] = []  # every URL and page HTML the browser had
+
+    def step() -> None:
+        seen.extend([page.url, page.content()])
+
+    js_errors: list[str] = []  # uncaught exceptions and console errors (failed loads too)
+    page.on("pageerror", lambda error: js_errors.append(str(error)))
+
+    def on_console(msg: ConsoleMessage) -> None:
+        # The browser asks for /favicon.ico by itself; the example has none.
+        if msg.type == "error" and not msg.location["url"].endswith("/favicon.ico"):
+            js_errors.append(f"{msg.text} ({msg.location['url']})")
+
+    page.on("console", on_console)
+
+    with run_example(tmp_path, TEXTLINK_API_KEY="") as (url, log_path):
+        page.goto(url)
+        step()
+        page.get_by_role("link", name="Sign up with phone verification").click()
+        expect(page).to_have_url(f"{url}signup/")
+        step()
+
+        # Django's labels end with ":" ("Password:"), django-textlink's do not ("Code").
+        page.get_by_label(re.compile(r"^Username:?$")).fill("ada")
+        page.get_by_label(re.compile(r"^Password:?$")).fill("correct-horse-battery-staple")
+        page.get_by_label(re.compile(r"^Password confirmation:?$")).fill(
+            "correct-horse-battery-staple"
+        )
+        page.get_by_label(re.compile(r"^Phone number:?$")).fill("+1 202 555 0143")
+        page.get_by_role("button", name="Sign up").click()
+
+        # django-textlink's confirm page, coming back to the example's /signup/complete/.
+        expect(page).to_have_url(f"{url}textlink/verify/confirm/?next=%2Fsignup%2Fcomplete%2F")
+        expect(page.get_by_role("heading", name="Enter the code")).to_be_visible()
+        expect(page.locator("main")).to_contain_text(f"We sent a code by SMS to {PHONE}.")
+        step()
+
+        # countdown.js disabled the resend button (the server renders it enabled) and
+        # rewrote the server's "in 60 seconds." as its own "in N s.", counting down.
+        resend = page.get_by_role("button", name="Send a new code")
+        expect(resend).to_be_disabled()
+        countdown = page.locator("#resend-countdown")
+        expect(countdown).to_have_text(re.compile(r"You can request a new code in \d+ s\."))
+        match = re.search(r"in (\d+) s\.", countdown.inner_text())
+        assert match
+        first = int(match.group(1))
+        assert 0 < first <= 61  # RESEND_COOLDOWN=60, rounded up to the next 1 s slice
+        expect(countdown).not_to_have_text(f"You can request a new code in {first} s.")
+        step()
+        screenshot = tmp_path / "verify-confirm.png"
+        page.screenshot(path=screenshot, full_page=True)
+        if os.environ.get("TEXTLINK_SCREENSHOTS_DIR"):
+            target = Path(os.environ["TEXTLINK_SCREENSHOTS_DIR"])
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(screenshot, target / "verify-confirm.png")
+
+        code = _wait_for_code(log_path)
+        assert f"To: {PHONE}" in log_path.read_text()
+
+        wrong = f"{(int(code) + 1) % 10**6:06d}"
+        page.get_by_label(re.compile(r"^Code:?$")).fill(wrong)
+        page.get_by_role("button", name="Verify").click()
+        expect(page.locator("#id_code_error")).to_have_text(
+            "That code is not right. Check the SMS and try again."
+        )
+        expect(page.get_by_role("heading", name="Enter the code")).to_be_visible()
+        step()
+
+        page.get_by_label(re.compile(r"^Code:?$")).fill(code)
+        page.get_by_role("button", name="Verify").click()
+        expect(page).to_have_url(url)
+        expect(page.locator("#signed-in")).to_have_text(
+            f"Signed in as ada, phone {PHONE} verified."
+        )
+        step()
+
+        cookies = page.context.cookies()
+        log = log_path.read_text()
+
+    assert len(seen) == 2 * 6  # URL and HTML of the six steps
+    for text in seen:
+        assert code not in text, "the code reached the browser"
+    assert {cookie["name"] for cookie in cookies} >= {"sessionid", "csrftoken"}
+    for cookie in cookies:
+        assert code not in cookie["name"] + cookie["value"], "the code is in a cookie"
+    assert not js_errors
+    assert "Traceback" not in log

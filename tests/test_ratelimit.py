@@ -1,0 +1,365 @@
+"""WindowLimit and acquire_all on Django's cache, with a mocked clock.
+
+The limits are exercised for real on the LocMem cache; only the clock is replaced
+(``django_textlink.ratelimit.clock``), so boundaries can be hit to the second.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import caches
+
+from django_textlink import ratelimit
+from django_textlink.ratelimit import WindowLimit, acquire_all, release_all
+
+#: A start time on a slice boundary of every window used here (a multiple of a day).
+T0 = 1_728_000_000.0
+HOUR = 3600
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def set(self, offset: float) -> None:
+        """Move to ``T0 + offset``."""
+        self.now = T0 + offset
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+    fake = FakeClock()
+    monkeypatch.setattr(ratelimit, "clock", fake)
+    return fake
+
+
+def make_limit(name: str = "test", key: str = "k", *, limit: int = 5, window: int = HOUR, **kw):
+    return WindowLimit(caches["default"], name, f"rl-test:{key}", limit=limit, window=window, **kw)
+
+
+def allowed(limit: WindowLimit) -> bool:
+    hit, retry_after = limit.hit()
+    if hit is None:
+        assert retry_after >= 1
+        return False
+    assert retry_after == 0
+    return True
+
+
+# -- counting ------------------------------------------------------------------------------
+
+
+def test_exactly_limit_hits_are_allowed_then_refused_with_retry_after(clock: FakeClock) -> None:
+    limit = make_limit(limit=5)
+    results = [limit.hit() for _ in range(5)]
+    assert all(hit is not None and wait == 0 for hit, wait in results)
+
+    hit, retry_after = limit.hit()
+    assert hit is None
+    # All five hits are in the first slice: the sixth is allowed once that slice has
+    # left the window, i.e. at least an hour after them and at most one slice later.
+    assert HOUR <= retry_after <= HOUR + limit.slice_seconds
+    assert limit.count() == 5  # the refused hit was not counted
+
+    clock.advance(retry_after - 1)
+    assert not allowed(limit)
+    clock.advance(1)
+    assert allowed(limit)
+
+
+def test_refused_hits_are_not_counted(clock: FakeClock) -> None:
+    limit = make_limit(limit=2)
+    assert allowed(limit)
+    assert allowed(limit)
+    for _ in range(20):
+        assert not allowed(limit)
+    assert limit.count() == 2
+
+
+def test_limits_are_per_key(clock: FakeClock) -> None:
+    first, second = make_limit(key="a", limit=1), make_limit(key="b", limit=1)
+    assert allowed(first)
+    assert not allowed(first)
+    assert allowed(second)
+
+
+def test_a_zero_limit_refuses_everything(clock: FakeClock) -> None:
+    limit = make_limit(limit=0, window=60)
+    hit, retry_after = limit.hit()
+    assert hit is None
+    assert retry_after == 60
+    assert limit.peek() == 60
+    assert limit.count() == 0
+
+
+def test_retry_after_is_honest(clock: FakeClock) -> None:
+    """Waiting exactly the announced time is enough, and one second less is not."""
+    limit = make_limit(limit=3)
+    for offset in (0, 700, 1400):
+        clock.set(offset)
+        assert allowed(limit)
+    clock.set(2000)
+    hit, retry_after = limit.hit()
+    assert hit is None
+    # The oldest hit (t=0) leaves at the end of its slice plus the window.
+    assert retry_after == pytest.approx(HOUR + limit.slice_seconds - 2000)
+    clock.advance(retry_after - 1)
+    assert not allowed(limit)
+    clock.advance(1)
+    assert allowed(limit)
+
+
+# -- sliding, not fixed ----------------------------------------------------------------------
+
+
+def test_no_double_burst_across_a_window_boundary(clock: FakeClock) -> None:
+    """A fixed window would reset at t=3600 and let another 5 through at once."""
+    limit = make_limit(limit=5)
+    clock.set(HOUR - 1)
+    for _ in range(5):
+        assert allowed(limit)
+    clock.set(HOUR)
+    assert not allowed(limit)
+    clock.set(2 * HOUR - 1)  # still inside the hour that started at t=3599
+    assert not allowed(limit)
+
+
+def test_no_burst_just_after_the_window_of_the_first_hits(clock: FakeClock) -> None:
+    limit = make_limit(limit=5)
+    for second in range(5):
+        clock.set(HOUR - 5 + second)
+        assert allowed(limit)
+    for offset in (HOUR, HOUR + 1, HOUR + 60, 2 * HOUR - 6):
+        clock.set(offset)
+        assert not allowed(limit), offset
+
+
+def test_sliding_window_frees_one_hit_when_the_oldest_slice_leaves(clock: FakeClock) -> None:
+    limit = make_limit(limit=5)
+    step = 600  # hits spread over the hour, one per 10 minutes
+    for i in range(5):
+        clock.set(i * step)
+        assert allowed(limit)
+    clock.set(5 * step)
+    hit, retry_after = limit.hit()
+    assert hit is None
+
+    # Never before the oldest hit is a full window old.
+    clock.set(HOUR - 1)
+    assert not allowed(limit)
+    clock.set(5 * step + retry_after)
+    assert clock.now - T0 >= HOUR
+    assert allowed(limit)  # the t=0 hit left: exactly one more
+    assert not allowed(limit)
+    # The t=600 hit leaves one window (plus at most a slice) after it was made.
+    next_free = 5 * step + retry_after + step
+    clock.set(next_free - 1)
+    assert not allowed(limit)
+    clock.set(next_free)
+    assert allowed(limit)
+    assert not allowed(limit)
+
+
+def test_a_hit_is_held_for_at_least_the_window(clock: FakeClock) -> None:
+    """Whatever the hit's position in its slice, it counts for >= window seconds."""
+    for offset in (0, 1, 150, 299.9):
+        caches["default"].clear()
+        limit = make_limit(limit=1, window=HOUR)
+        clock.set(offset)
+        assert allowed(limit)
+        clock.set(offset + HOUR - 0.001)
+        assert not allowed(limit), offset
+        clock.set(offset + HOUR + limit.slice_seconds)
+        assert allowed(limit), offset
+
+
+def test_short_window_with_one_second_slices(clock: FakeClock) -> None:
+    """The resend cooldown's shape: limit 1 per 60 s, 60 slices of one second."""
+    limit = make_limit(limit=1, window=60, slices=60)
+    assert limit.slice_seconds == 1
+    clock.set(10.5)
+    assert allowed(limit)
+    clock.set(10.5 + 59)
+    hit, retry_after = limit.hit()
+    assert hit is None
+    assert 1 <= retry_after <= 2
+    clock.set(10.5 + 61)
+    assert allowed(limit)
+
+
+# -- release, acquire_all, peek, count -------------------------------------------------------
+
+
+def test_release_gives_a_hit_back(clock: FakeClock) -> None:
+    limit = make_limit(limit=2)
+    first, _ = limit.hit()
+    second, _ = limit.hit()
+    assert first is not None
+    assert second is not None
+    assert not allowed(limit)
+    limit.release(second)
+    assert limit.count() == 1
+    assert allowed(limit)
+    assert not allowed(limit)
+
+
+def test_release_after_the_slice_expired_is_harmless(clock: FakeClock) -> None:
+    limit = make_limit(limit=1)
+    hit, _ = limit.hit()
+    assert hit is not None
+    caches["default"].delete(hit.slice_key)  # the cache dropped the slice meanwhile
+    limit.release(hit)  # no error
+    assert limit.count() == 0
+    assert allowed(limit)
+
+
+def test_acquire_all_takes_back_earlier_hits_when_a_later_limit_refuses(clock: FakeClock) -> None:
+    roomy = make_limit("roomy", key="roomy", limit=10)
+    tight = make_limit("tight", key="tight", limit=1)
+    later = make_limit("later", key="later", limit=10)
+
+    hits, refused, wait = acquire_all([roomy, tight, later])
+    assert refused is None
+    assert wait == 0
+    assert [hit.limit for hit in hits] == [roomy, tight, later]
+    assert (roomy.count(), tight.count(), later.count()) == (1, 1, 1)
+
+    for _ in range(3):
+        hits, refused, wait = acquire_all([roomy, tight, later])
+        assert hits == []
+        assert refused is tight
+        assert wait >= 1
+    # The refused attempts left no trace in any limit.
+    assert (roomy.count(), tight.count(), later.count()) == (1, 1, 1)
+
+
+def test_release_all_gives_every_hit_back(clock: FakeClock) -> None:
+    first, second = make_limit(key="a", limit=1), make_limit(key="b", limit=1)
+    hits, refused, _ = acquire_all([first, second])
+    assert refused is None
+    release_all(hits)
+    assert first.count() == second.count() == 0
+    hits, refused, _ = acquire_all([first, second])
+    assert refused is None
+    assert len(hits) == 2
+
+
+def test_peek_and_count_do_not_count(clock: FakeClock) -> None:
+    limit = make_limit(limit=2)
+    assert limit.peek() == 0
+    assert limit.count() == 0
+    assert allowed(limit)
+    assert limit.peek() == 0
+    assert limit.count() == 1
+    assert allowed(limit)
+    wait = limit.peek()
+    assert HOUR <= wait <= HOUR + limit.slice_seconds
+    for _ in range(5):
+        assert limit.peek() == wait
+    assert limit.count() == 2
+    clock.advance(100)
+    assert limit.peek() == pytest.approx(wait - 100)
+    clock.advance(wait - 100)
+    assert limit.peek() == 0
+    assert limit.count() == 0
+
+
+def test_peek_agrees_with_hit(clock: FakeClock) -> None:
+    limit = make_limit(limit=3)
+    for offset in (0, 900, 1800):
+        clock.set(offset)
+        assert allowed(limit)
+    clock.set(2000)
+    wait = limit.peek()
+    hit, retry_after = limit.hit()
+    assert hit is None
+    assert wait == retry_after
+
+
+def test_reset_forgets_every_hit(clock: FakeClock) -> None:
+    limit = make_limit(limit=2)
+    for offset in (0, 1000):
+        clock.set(offset)
+        assert allowed(limit)
+    limit.reset()
+    assert limit.count() == 0
+    assert allowed(limit)
+
+
+# -- concurrency ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def interleave() -> Iterator[None]:
+    """Switch threads as often as possible, so hits really interleave under the GIL
+    (as requests do across processes sharing Redis)."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(previous)
+
+
+def hammer(limit: WindowLimit, threads: int) -> list[bool]:
+    """``threads`` threads hit ``limit`` at once; the outcome of each."""
+    barrier = threading.Barrier(threads)
+    outcomes: list[bool] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            barrier.wait(timeout=10)
+            hit, _ = limit.hit()
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+            return
+        with lock:
+            outcomes.append(hit is not None)
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=20)
+    assert not errors
+    assert len(outcomes) == threads
+    return outcomes
+
+
+@pytest.mark.usefixtures("interleave")
+def test_fifty_concurrent_hits_on_a_limit_of_five_admit_exactly_five(clock: FakeClock) -> None:
+    for round_ in range(20):
+        limit = make_limit(key=f"race-{round_}", limit=5)
+        outcomes = hammer(limit, 50)
+        assert outcomes.count(True) == 5, round_  # never more, and not fewer either
+        assert limit.count() == 5
+
+
+@pytest.mark.usefixtures("interleave")
+def test_concurrent_hits_with_earlier_slices_filled(clock: FakeClock) -> None:
+    limit = make_limit(key="race-old", limit=5)
+    for _ in range(3):
+        assert allowed(limit)
+    clock.advance(1000)  # a later slice: the three earlier hits still count
+    outcomes = hammer(limit, 50)
+    assert outcomes.count(True) == 2
+    assert limit.count() == 5
+
+
+@pytest.mark.usefixtures("interleave")
+def test_concurrent_double_submit_of_a_cooldown_admits_one(clock: FakeClock) -> None:
+    """Two racing requests against a limit of one: exactly one goes through."""
+    for round_ in range(20):
+        limit = make_limit(key=f"double-{round_}", limit=1, window=60, slices=60)
+        outcomes = hammer(limit, 2)
+        assert outcomes.count(True) == 1, round_
