@@ -152,7 +152,7 @@ def _cache() -> BaseCache:
 
 def _hashed(value: str) -> str:
     """Cache keys carry a keyed hash, never the phone number or IP itself."""
-    return salted_hmac("django_textlink.ratelimit", value).hexdigest()[:32]
+    return salted_hmac("django_textlink.ratelimit", value, algorithm="sha256").hexdigest()[:32]
 
 
 def _key(kind: str, value: str) -> str:
