@@ -5,6 +5,9 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import caches
 
+from django_textlink import ratelimit
+from tests.support.clock import FakeClock
+
 
 @pytest.fixture(autouse=True)
 def _clear_caches() -> Iterator[None]:
@@ -14,3 +17,11 @@ def _clear_caches() -> Iterator[None]:
     yield
     for cache in caches.all():
         cache.clear()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Freezes the rate limits' clock at ``T0``; move it with ``.advance()`` / ``.set()``."""
+    fake = FakeClock()
+    monkeypatch.setattr(ratelimit, "clock", fake)
+    return fake

@@ -13,34 +13,11 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import caches
 
-from django_textlink import ratelimit
 from django_textlink.ratelimit import WindowLimit, acquire_all, release_all
+from tests.support.clock import T0, FakeClock
 
 #: A start time on a slice boundary of every window used here (a multiple of a day).
-T0 = 1_728_000_000.0
 HOUR = 3600
-
-
-class FakeClock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def set(self, offset: float) -> None:
-        """Move to ``T0 + offset``."""
-        self.now = T0 + offset
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
-    fake = FakeClock()
-    monkeypatch.setattr(ratelimit, "clock", fake)
-    return fake
 
 
 def make_limit(name: str = "test", key: str = "k", *, limit: int = 5, window: int = HOUR, **kw):

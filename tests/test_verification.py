@@ -33,7 +33,6 @@ from django.test import RequestFactory
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 import django_textlink
-from django_textlink import ratelimit
 from django_textlink.models import VerifiedPhoneNumber, is_phone_verified
 from django_textlink.signals import phone_verified
 from django_textlink.verification import (
@@ -50,6 +49,7 @@ from django_textlink.verification import (
     redeem_token,
 )
 from tests.settings import TEXTLINK as TEST_TEXTLINK
+from tests.support.clock import FakeClock
 from tests.support.fake_textlink import DEFAULT_API_KEY, run_fake_textlink
 
 BASE = TEST_TEXTLINK["BASE_URL"]
@@ -59,7 +59,6 @@ VERIFY_URL = f"{BASE}/verify-code"
 LOCMEM = "django_textlink.backends.locmem.LocMemBackend"
 
 #: A start time on a slice boundary of every limit (a multiple of a day).
-T0 = 1_728_000_000.0
 HOUR = 3600
 DAY = 24 * HOUR
 
@@ -74,27 +73,6 @@ pytestmark = pytest.mark.django_db
 
 
 # -- fixtures --------------------------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def set(self, offset: float) -> None:
-        self.now = T0 + offset
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(ratelimit, "clock", fake)
-    return fake
 
 
 def configure(settings: Any, **options: Any) -> None:

@@ -28,6 +28,7 @@ import django_textlink
 from django_textlink import ratelimit, session
 from django_textlink.models import VerifiedPhoneNumber
 from django_textlink.verification import PhoneVerification
+from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -61,19 +62,9 @@ def locmem(settings: Any) -> list[Any]:
     return django_textlink.outbox
 
 
-class FrozenClock:
-    """What ``django_textlink.ratelimit.clock`` returns while a test runs."""
-
-    def __init__(self, start: float) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
-    frozen = FrozenClock(1_700_000_000.5)
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    frozen = FakeClock(1_700_000_000.5)
     monkeypatch.setattr(ratelimit, "clock", frozen)
     return frozen
 
@@ -310,7 +301,7 @@ def test_confirm_without_a_pending_phone_redirects_to_verify(
 
 
 def test_confirm_page_shows_the_number_and_the_resend_cooldown(
-    client: Client, locmem: list[Any], clock: FrozenClock
+    client: Client, locmem: list[Any], clock: FakeClock
 ) -> None:
     start(client, next_url="/account/")
 
@@ -489,7 +480,7 @@ def test_resend_before_the_cooldown_is_refused_without_sending(
 
 
 def test_resend_after_the_cooldown_sends_a_new_code(
-    client: Client, locmem: list[Any], clock: FrozenClock
+    client: Client, locmem: list[Any], clock: FakeClock
 ) -> None:
     sent_at = clock.now
     start(client)
@@ -619,7 +610,7 @@ def test_textlink_down_on_check_gives_a_friendly_503(
 
 
 def test_textlink_down_on_resend_gives_a_friendly_503(
-    client: Client, textlink_http: responses.RequestsMock, clock: FrozenClock
+    client: Client, textlink_http: responses.RequestsMock, clock: FakeClock
 ) -> None:
     url = f"{BASE_URL}/send-code"
     textlink_http.add(responses.POST, url, json={"ok": True})
