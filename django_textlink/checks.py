@@ -149,18 +149,49 @@ MAX_RECOMMENDED_CODE_LIFETIME = 600
 
 @register(Tags.security, deploy=True)
 def check_deploy(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
     backend_class, _errors = _backend_class()
-    if (
-        backend_class is not None
-        and issubclass(backend_class, SimulatedBackend)
-        and not settings.DEBUG
-    ):
-        return [
+    simulated = backend_class is not None and issubclass(backend_class, SimulatedBackend)
+    if simulated and not settings.DEBUG:
+        assert backend_class is not None
+        messages.append(
             Warning(
                 f"{setting_name('BACKEND')} is {backend_class.__name__} while DEBUG is False: "
                 "no SMS will reach a phone.",
                 hint="Use django_textlink.backends.textlink.TextLinkBackend in production.",
                 id="textlink.W001",
             )
-        ]
-    return []
+        )
+    try:
+        allowed = conf.ALLOWED_COUNTRIES
+    except TextLinkConfigurationError:
+        allowed = frozenset()  # reported by check_settings as textlink.E004
+    if allowed is None:
+        messages.append(
+            Warning(
+                f"{setting_name('ALLOWED_COUNTRIES')} is not set: verification codes can be sent "
+                "to any country, at your cost.",
+                hint="List the countries your users are in, e.g. ['US', 'CA'].",
+                id="textlink.W004",
+            )
+        )
+    backend = _counter_cache_backend() or ""
+    if backend.endswith(".LocMemCache"):
+        messages.append(
+            Warning(
+                "The verification limits are counted in a LocMem cache, which each process "
+                "keeps on its own: with N processes every limit is N times higher.",
+                hint=f"Point {setting_name('CACHE')} at a shared cache (Redis, Memcached).",
+                id="textlink.W005",
+            )
+        )
+    elif backend.endswith((".DatabaseCache", ".FileBasedCache")):
+        messages.append(
+            Warning(
+                "The verification limits are counted in a database or file cache, whose incr "
+                "is not atomic: concurrent requests can exceed a limit.",
+                hint=f"Point {setting_name('CACHE')} at Redis or Memcached.",
+                id="textlink.W006",
+            )
+        )
+    return messages

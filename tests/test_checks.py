@@ -17,7 +17,12 @@ GOOD = {
     "API_KEY": "tl-test-key",
     "BASE_URL": "https://textlinksms.test/api",
     "BACKEND": HTTP_BACKEND,
+    "ALLOWED_COUNTRIES": ["US", "RS"],
 }
+
+#: The test settings count limits in LocMem (one process): W005 is expected there, and
+#: asserted on its own below.
+LOCMEM_COUNTERS = "textlink.W005"
 
 
 class MyHTTPBackend(TextLinkBackend):
@@ -28,15 +33,101 @@ def use(settings, **options):
     settings.TEXTLINK = {**GOOD, **options}
 
 
-def textlink_messages(*, deploy=False):
+def textlink_messages(*, deploy=False, ignore=(LOCMEM_COUNTERS,)):
     """The django-textlink check messages, by id."""
     messages = run_checks(include_deployment_checks=deploy)
-    return {m.id: m for m in messages if m.id and m.id.startswith("textlink.")}
+    return {
+        m.id: m for m in messages if m.id and m.id.startswith("textlink.") and m.id not in ignore
+    }
 
 
 def test_test_settings_pass_all_checks():
     assert textlink_messages() == {}
+    # The test settings allow every country and count in LocMem: fine for tests only.
+    assert set(textlink_messages(deploy=True, ignore=())) == {"textlink.W004", "textlink.W005"}
+
+
+def test_good_settings_pass_all_checks(settings):
+    use(settings)
+    assert textlink_messages() == {}
     assert textlink_messages(deploy=True) == {}
+
+
+# -- verification: W003, E005, W004-W006 ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("lifetime", "warned"), [(600, False), (601, True), (3600, True)])
+def test_w003_code_lifetime_over_ten_minutes(settings, lifetime, warned):
+    use(settings, CODE_LIFETIME=lifetime)
+    messages = textlink_messages()
+    assert ("textlink.W003" in messages) is warned
+    if warned:
+        assert str(lifetime) in messages["textlink.W003"].msg
+
+
+def test_w004_no_country_allow_list_is_a_deploy_warning(settings):
+    use(settings, ALLOWED_COUNTRIES=None)
+    assert "textlink.W004" not in textlink_messages()
+    messages = textlink_messages(deploy=True)
+    assert set(messages) == {"textlink.W004"}
+    assert 'TEXTLINK["ALLOWED_COUNTRIES"]' in messages["textlink.W004"].msg
+
+
+def test_w005_locmem_counters_are_a_deploy_warning(settings):
+    use(settings)
+    assert "textlink.W005" not in textlink_messages(ignore=())
+    assert set(textlink_messages(deploy=True, ignore=())) == {"textlink.W005"}
+
+
+def _counter_cache(settings, tmp_path, backend):
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "limits": {"BACKEND": backend, "LOCATION": str(tmp_path)},
+    }
+    use(settings, CACHE="limits")
+
+
+def test_w006_file_cache_counters_are_a_deploy_warning(settings, tmp_path):
+    _counter_cache(settings, tmp_path, "django.core.cache.backends.filebased.FileBasedCache")
+    assert textlink_messages(ignore=()) == {}
+    assert set(textlink_messages(deploy=True, ignore=())) == {"textlink.W006"}
+
+
+def test_e005_dummy_cache_counters_are_an_error(settings, tmp_path):
+    _counter_cache(settings, tmp_path, "django.core.cache.backends.dummy.DummyCache")
+    messages = textlink_messages(ignore=())
+    assert set(messages) == {"textlink.E005"}
+    assert isinstance(messages["textlink.E005"], Error)
+
+
+def test_cache_option_must_name_a_configured_cache(settings):
+    use(settings, CACHE="nope")
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert 'TEXTLINK["CACHE"]' in messages["textlink.E004"].msg
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("CODE_LIFETIME", 0),
+        ("RESEND_COOLDOWN", -1),
+        ("SENDS_PER_PHONE_PER_HOUR", "5"),
+        ("ALLOWED_COUNTRIES", "US"),
+        ("ALLOWED_COUNTRIES", ["USA"]),
+        ("SOURCE_COUNTRY", "1"),
+        ("TRUSTED_PROXIES", ["not-an-ip"]),
+        ("SIM_CARD_ID", -3),
+        ("SERVICE_NAME", 5),
+        ("TOKEN_MAX_AGE", 0),
+        ("DAILY_SEND_BUDGET", True),
+    ],
+)
+def test_e004_malformed_verification_options(settings, key, value):
+    use(settings, **{key: value})
+    messages = textlink_messages()
+    assert "textlink.E004" in messages
+    assert f'TEXTLINK["{key}"]' in messages["textlink.E004"].msg
 
 
 def test_manage_py_check_passes_with_test_settings():
