@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": DEFAULT_TIMEOUT,
     "MAX_RETRIES": 2,
     "RETRY_BACKOFF": 0.5,
-    "POOL_SIZE": 10,
+    "POOL_SIZE": 50,
     "DEFAULT_REGION": None,
     # Phone verification (see django_textlink.verification)
     "SERVICE_NAME": None,
@@ -50,6 +50,13 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": (),
     "CACHE": "default",
     "TOKEN_MAX_AGE": 1800,
+    # Messaging (see django_textlink.sending)
+    "BULK_CHUNK_SIZE": 1000,
+    "BULK_CONCURRENCY": 50,
+    "BULK_RATE_LIMIT": 500,
+    "BULK_MAX_ATTEMPTS": 5,
+    "CLAIM_TIMEOUT": 300,
+    "TASK_BACKEND": "default",
 }
 
 
@@ -144,7 +151,7 @@ class TextLinkSettings:
 
     @property
     def POOL_SIZE(self) -> int:
-        value = self.get("POOL_SIZE")
+        value = self.get("POOL_SIZE")  # >= BULK_CONCURRENCY keeps every sender on a warm connection
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise TextLinkConfigurationError(
                 f"{setting_name('POOL_SIZE')} must be a positive whole number."
@@ -255,6 +262,45 @@ class TextLinkSettings:
     def TOKEN_MAX_AGE(self) -> int:
         """Seconds a verification token (proof of a verified phone) can be redeemed."""
         return _whole_number("TOKEN_MAX_AGE", self.get("TOKEN_MAX_AGE"))
+
+    # -- messaging --------------------------------------------------------------------------
+
+    @property
+    def BULK_CHUNK_SIZE(self) -> int:
+        """Messages per background task of a bulk send."""
+        return _whole_number("BULK_CHUNK_SIZE", self.get("BULK_CHUNK_SIZE"))
+
+    @property
+    def BULK_CONCURRENCY(self) -> int:
+        """Messages a task sends at once (threads over the pooled connections)."""
+        return _whole_number("BULK_CONCURRENCY", self.get("BULK_CONCURRENCY"))
+
+    @property
+    def BULK_RATE_LIMIT(self) -> float | None:
+        """At most this many messages per second per worker process (None: no limit)."""
+        value = self.get("BULK_RATE_LIMIT")
+        return None if value is None else _positive_number("BULK_RATE_LIMIT", value)
+
+    @property
+    def BULK_MAX_ATTEMPTS(self) -> int:
+        """Attempts per message when TextLink answers 429 before it is marked failed."""
+        return _whole_number("BULK_MAX_ATTEMPTS", self.get("BULK_MAX_ATTEMPTS"))
+
+    @property
+    def CLAIM_TIMEOUT(self) -> int:
+        """Seconds after which a message still ``sending`` is taken for abandoned by a
+        worker that died (see ``textlink_resume``)."""
+        return _whole_number("CLAIM_TIMEOUT", self.get("CLAIM_TIMEOUT"), minimum=0)
+
+    @property
+    def TASK_BACKEND(self) -> str:
+        """The alias in ``settings.TASKS`` that runs django-textlink's tasks."""
+        value = self.get("TASK_BACKEND")
+        if not isinstance(value, str) or not value:
+            raise TextLinkConfigurationError(
+                f"{setting_name('TASK_BACKEND')} must be the alias of a task backend."
+            )
+        return value
 
 
 def _whole_number(key: str, value: object, *, minimum: int = 1) -> int:

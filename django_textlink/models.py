@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -59,7 +59,7 @@ class VerifiedPhoneNumber(models.Model):
             user=owner,
             defaults={"verified_at": timezone.now()},
         )
-        return cast(VerifiedPhoneNumber, obj)
+        return obj
 
 
 def is_phone_verified(phone_number: str, user: Any = None) -> bool:
@@ -74,3 +74,171 @@ def is_phone_verified(phone_number: str, user: Any = None) -> bool:
     if user is not None:
         verified = verified.filter(user=user)
     return bool(verified.exists())
+
+
+class Contact(models.Model):
+    """A person TextLink's chat app knows, by phone number (E.164, unique)."""
+
+    phone_number = models.CharField(_("phone number"), max_length=16, unique=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    tag = models.CharField(_("tag"), max_length=100, blank=True, db_index=True)
+    opted_out = models.BooleanField(
+        _("opted out"),
+        default=False,
+        db_index=True,
+        help_text=_("Bulk sends skip contacts who opted out (e.g. replied STOP)."),
+    )
+    opted_out_at = models.DateTimeField(_("opted out at"), null=True, blank=True)
+    subuser_id = models.BigIntegerField(
+        _("TextLink sub-account id"), null=True, blank=True, help_text=_("Sent by TextLink.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects: ClassVar[models.Manager[Contact]] = models.Manager()
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ("name", "phone_number")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.phone_number})" if self.name else self.phone_number
+
+
+class Broadcast(models.Model):
+    """One text sent to many recipients, in chunks, off the request cycle."""
+
+    text = models.TextField(_("text"))
+    sim_card_id = models.PositiveBigIntegerField(_("SIM card id"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    skipped_invalid = models.PositiveIntegerField(_("skipped: invalid numbers"), default=0)
+    skipped_duplicates = models.PositiveIntegerField(_("skipped: duplicates"), default=0)
+    skipped_opted_out = models.PositiveIntegerField(_("skipped: opted out"), default=0)
+    #: Up to ``MAX_REPORTED_INVALID`` of the invalid inputs, as ``{"value", "reason"}``.
+    invalid_numbers = models.JSONField(_("invalid numbers"), default=list, blank=True)
+
+    objects: ClassVar[models.Manager[Broadcast]] = models.Manager()
+
+    MAX_REPORTED_INVALID = 1000
+
+    class Meta:
+        verbose_name = _("bulk send")
+        verbose_name_plural = _("bulk sends")
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        excerpt = self.text if len(self.text) <= 40 else f"{self.text[:39]}…"
+        return f"#{self.pk}: {excerpt}"
+
+    def progress(self) -> dict[str, int]:
+        """Messages per status (one query), plus ``total`` and ``done``."""
+        counts = dict.fromkeys(SMSMessage.Status.values, 0)
+        for row in (
+            SMSMessage.objects.filter(broadcast=self)
+            .values("status")
+            .annotate(n=models.Count("pk"))
+            .order_by()
+        ):
+            counts[row["status"]] = row["n"]
+        counts["total"] = sum(counts[status] for status in SMSMessage.Status.values)
+        pending = counts[SMSMessage.Status.QUEUED] + counts[SMSMessage.Status.SENDING]
+        counts["done"] = counts["total"] - pending
+        return counts
+
+
+class SMSMessage(models.Model):
+    """One SMS, sent (outbound) or received (inbound).
+
+    Outbound lifecycle: ``queued`` -> ``sending`` -> ``sent`` or ``failed``; ``unknown``
+    when TextLink may or may not have accepted it (a read timeout, a 5xx, a worker that
+    died mid-send): such a message is never re-sent automatically. Inbound messages are
+    ``received``. Every status change is a conditional update, so one message is never
+    sent twice, even by two workers at once.
+    """
+
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound", _("outbound")
+        INBOUND = "inbound", _("inbound")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        UNKNOWN = "unknown", _("unknown")
+        RECEIVED = "received", _("received")
+
+    direction = models.CharField(
+        _("direction"), max_length=8, choices=Direction.choices, default=Direction.OUTBOUND
+    )
+    phone_number = models.CharField(_("phone number"), max_length=16)
+    text = models.TextField(_("text"))
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
+    )
+    custom_id = models.CharField(
+        _("custom id"),
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text=_("Sent to TextLink with the message; the failed-message webhook echoes it."),
+    )
+    sim_card_id = models.PositiveBigIntegerField(_("SIM card id"), null=True, blank=True)
+    textlink_id = models.BigIntegerField(_("TextLink id"), null=True, blank=True, db_index=True)
+    queued_by_textlink = models.BooleanField(
+        _("queued by TextLink"),
+        default=False,
+        help_text=_("TextLink accepted it and is waiting for a free SIM."),
+    )
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    broadcast = models.ForeignKey(
+        Broadcast,
+        verbose_name=_("bulk send"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+
+    objects: ClassVar[models.Manager[SMSMessage]] = models.Manager()
+
+    class Meta:
+        verbose_name = _("SMS message")
+        verbose_name_plural = _("SMS messages")
+        ordering = ("-created_at", "-pk")
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="textlink_msg_status_idx"),
+            models.Index(fields=["direction", "created_at"], name="textlink_msg_direction_idx"),
+            models.Index(fields=["created_at"], name="textlink_msg_created_idx"),
+            models.Index(fields=["phone_number", "created_at"], name="textlink_msg_phone_idx"),
+            models.Index(fields=["broadcast", "status"], name="textlink_msg_broadcast_idx"),
+        ]
+
+    def __str__(self) -> str:
+        arrow = "→" if self.direction == self.Direction.OUTBOUND else "←"
+        return f"{arrow} {self.phone_number}: {self.text[:40]}"
