@@ -46,7 +46,7 @@ def test_defaults_when_textlink_is_empty(settings):
     assert conf.BACKEND == "django_textlink.backends.textlink.TextLinkBackend"
     assert conf.TIMEOUT == DEFAULT_TIMEOUT == (3.05, 10.0)
     assert conf.MAX_RETRIES == 2
-    assert conf.POOL_SIZE == 10
+    assert conf.POOL_SIZE == 50
     assert conf.API_KEY is None
     assert conf.WEBHOOK_SECRETS == []
     assert conf.DEFAULT_REGION is None
