@@ -13,10 +13,11 @@ PYTHON_LATEST ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3
 VENV_LATEST ?= .venv-django61
 DJANGO_LATEST ?= Django>=6.1,<6.2
 
-.PHONY: demo test lint typecheck pytest test-latest bench clean help
+.PHONY: demo worker test lint typecheck pytest test-latest bench clean help
 
 help:
 	@echo "make demo    run the example project at http://127.0.0.1:$(PORT) (PORT=... to change)"
+	@echo "make worker  run the example's task worker (start the demo with TEXTLINK_TASKS=db)"
 	@echo "make test    lint, type-check and run every test (Django 5.2, and Django 6.1 on Python 3.12+)"
 	@echo "make bench   run the benchmarks in bench/"
 
@@ -31,6 +32,12 @@ demo: $(STAMP)
 	cd example_project && ../$(BIN)/python manage.py migrate --noinput
 	@echo "Open http://127.0.0.1:$(PORT)/ (Ctrl-C stops the server)"
 	cd example_project && ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# Background tasks in a separate process: `TEXTLINK_TASKS=db make demo` in one terminal,
+# `make worker` in another (django-tasks-db's db_worker; see docs/tasks.md).
+worker: $(STAMP)
+	cd example_project && TEXTLINK_TASKS=db ../$(BIN)/python manage.py migrate --noinput
+	cd example_project && TEXTLINK_TASKS=db ../$(BIN)/python manage.py db_worker
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

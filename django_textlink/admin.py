@@ -1,16 +1,386 @@
+"""Django admin for django-textlink: messages, contacts, bulk sends, and a "send an SMS"
+action any site can add to its own ``ModelAdmin`` with :func:`send_sms_action`::
+
+    from django_textlink.admin import send_sms_action
+
+    class CustomerAdmin(admin.ModelAdmin):
+        actions = [send_sms_action(phone_field="phone")]
+
+The action leads to a confirmation page (like Django's "delete selected"): the text, an
+optional SIM card, how many recipients it goes to and which numbers are skipped and why,
+and a live character counter (GSM-7 or UCS-2, SMS parts). Confirming stores a
+:class:`~django_textlink.models.Broadcast` with
+:func:`~django_textlink.sending.create_broadcast`, reading the selected rows as one
+streaming query, and opens the bulk send's progress page.
+"""
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core import signing
+from django.core.cache import caches
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from django_textlink.models import VerifiedPhoneNumber
+from django_textlink.conf import conf
+from django_textlink.encoding import analyze
+from django_textlink.forms import PhoneNumberField
+from django_textlink.models import Broadcast, Contact, SMSMessage, VerifiedPhoneNumber
+from django_textlink.phone import InvalidPhoneNumber, normalize_phone
+from django_textlink.sending import INSERT_BATCH, MAX_TEXT_LENGTH, create_broadcast, requeue
 
 if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise
+
     VerifiedPhoneNumberAdminBase = admin.ModelAdmin[VerifiedPhoneNumber]
+    SMSMessageAdminBase = admin.ModelAdmin[SMSMessage]
+    ContactAdminBase = admin.ModelAdmin[Contact]
+    BroadcastAdminBase = admin.ModelAdmin[Broadcast]
+    AnyModelAdmin = admin.ModelAdmin[Any]
+    ContactFormBase = forms.ModelForm[Contact]
 else:
-    VerifiedPhoneNumberAdminBase = admin.ModelAdmin
+    VerifiedPhoneNumberAdminBase = SMSMessageAdminBase = admin.ModelAdmin
+    ContactAdminBase = BroadcastAdminBase = AnyModelAdmin = admin.ModelAdmin
+    ContactFormBase = forms.ModelForm
+
+#: The permission :func:`send_sms_action` asks for by default (Django creates it).
+SEND_PERMISSION = "django_textlink.add_broadcast"
+#: At most this many examples of each kind of skipped number are shown.
+MAX_EXAMPLES = 50
+#: Seconds between two reloads of an unfinished bulk send's progress page.
+PROGRESS_REFRESH = 2
+#: A confirmation page can be sent once, within this many seconds.
+SEND_TOKEN_MAX_AGE = 24 * 3600
+SEND_ONCE_SALT = "django_textlink.admin.send_sms"
+
+Status = SMSMessage.Status
+Direction = SMSMessage.Direction
+ActionFunction = Callable[[Any, HttpRequest, "QuerySet[Any]"], HttpResponseBase | None]
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _excerpt(text: str, length: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else f"{text[: length - 1]}…"
+
+
+def _normalize_newlines(text: str) -> str:
+    """Browsers post a textarea's line breaks as CR LF: one break is one character."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _selection_context(request: HttpRequest) -> dict[str, Any]:
+    """What an intermediate page re-posts so the changelist runs the same action on the
+    same selection: the action, ``select_across``, ``index`` and the selected ids; the
+    form posts back to the changelist URL with its query string (filters, search)."""
+    actions = request.POST.getlist("action")
+    try:
+        index = int(request.POST.get("index", 0))
+    except ValueError:
+        index = 0
+    action = actions[index] if 0 <= index < len(actions) else (actions[0] if actions else "")
+    return {
+        "action_name": action,
+        "select_across": request.POST.get("select_across", "0"),
+        "selected_ids": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "form_url": request.get_full_path(),
+    }
+
+
+def _broadcast_admin(site: admin.AdminSite) -> Any:
+    """The ModelAdmin of Broadcast on ``site``, else on the default site (where the
+    progress page of a send started from another site is), or None."""
+    for candidate in (site, admin.site):
+        if candidate.is_registered(Broadcast):
+            return candidate.get_model_admin(Broadcast)
+    return None
+
+
+# -- the "send an SMS" action -------------------------------------------------------------------
+
+
+class SendSMSForm(forms.Form):
+    """The confirmation page's form: the text and, optionally, the SIM card."""
+
+    required_css_class = "required"
+
+    text = forms.CharField(
+        label=_("Text"),
+        max_length=MAX_TEXT_LENGTH,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 6,
+                "cols": 60,
+                "class": "vLargeTextField",
+                "data-sms-counter": "sms-counter",
+                "aria-describedby": "sms-counter",
+            }
+        ),
+    )
+    sim_card_id = forms.IntegerField(
+        label=_("SIM card id"),
+        required=False,
+        min_value=0,
+        help_text=_(
+            "Optional: the TextLink SIM card to send from. Empty: TEXTLINK['SIM_CARD_ID'], "
+            "or TextLink chooses."
+        ),
+    )
+
+    def clean_text(self) -> str:
+        return _normalize_newlines(self.cleaned_data["text"])
+
+
+@dataclass
+class RecipientSummary:
+    """What :func:`create_broadcast` will make of the selected numbers, counted in advance
+    the same way: invalid numbers, then duplicates (after normalization), then numbers of
+    contacts who opted out."""
+
+    rows: int = 0
+    recipients: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    opted_out: int = 0
+    invalid_examples: list[dict[str, str]] = field(default_factory=list)
+    duplicate_examples: list[str] = field(default_factory=list)
+    opted_out_examples: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return self.invalid + self.duplicates + self.opted_out
+
+
+def _recipients(
+    queryset: QuerySet[Any], phone_field: str, contact_field: str | None
+) -> Iterator[str | tuple[str, int | None]]:
+    """The selected phone numbers (with contact ids when known), as one streaming query.
+
+    A missing number (None, e.g. a user without a phone across a relation) becomes "",
+    which :func:`create_broadcast` reports as invalid."""
+    queryset = queryset.order_by()
+    if contact_field:
+        rows = queryset.values_list(phone_field, contact_field).iterator(chunk_size=INSERT_BATCH)
+        for phone, contact_id in rows:
+            yield ("" if phone is None else str(phone), contact_id)
+    else:
+        values = queryset.values_list(phone_field, flat=True).iterator(chunk_size=INSERT_BATCH)
+        for phone in values:
+            yield "" if phone is None else str(phone)
+
+
+def summarize_recipients(recipients: Iterator[str | tuple[str, int | None]]) -> RecipientSummary:
+    """Count what :func:`create_broadcast` would send and skip, without storing anything:
+    one query per ``INSERT_BATCH`` distinct numbers for the opted-out contacts."""
+    summary = RecipientSummary()
+    seen: set[str] = set()
+    batch: list[str] = []
+
+    def check_opted_out() -> None:
+        opted_out = set(
+            Contact.objects.filter(phone_number__in=batch, opted_out=True).values_list(
+                "phone_number", flat=True
+            )
+        )
+        summary.opted_out += len(opted_out)
+        summary.recipients += len(batch) - len(opted_out)
+        room = MAX_EXAMPLES - len(summary.opted_out_examples)
+        summary.opted_out_examples.extend(sorted(opted_out)[: max(room, 0)])
+        batch.clear()
+
+    for recipient in recipients:
+        summary.rows += 1
+        value = recipient if isinstance(recipient, str) else recipient[0]
+        try:
+            phone = normalize_phone(value)
+        except InvalidPhoneNumber as err:
+            summary.invalid += 1
+            if len(summary.invalid_examples) < MAX_EXAMPLES:
+                summary.invalid_examples.append({"value": str(value)[:64], "reason": str(err)})
+            continue
+        if phone in seen:
+            summary.duplicates += 1
+            if len(summary.duplicate_examples) < MAX_EXAMPLES:
+                summary.duplicate_examples.append(phone)
+            continue
+        seen.add(phone)
+        batch.append(phone)
+        if len(batch) >= INSERT_BATCH:
+            check_opted_out()
+    if batch:
+        check_opted_out()
+    return summary
+
+
+def send_sms_action(
+    phone_field: str = "phone_number",
+    description: _StrOrPromise | None = None,
+    contact_field: str | None = None,
+    *,
+    permission: str | None = SEND_PERMISSION,
+) -> ActionFunction:
+    """An admin action, named ``send_sms``, that sends one SMS to the selected objects.
+
+    ``phone_field`` is the field, or a lookup across relations
+    (``"verified_phone_numbers__phone_number"``), that holds the phone numbers;
+    ``contact_field`` a field or lookup holding the :class:`Contact` id, if any (on
+    ``Contact`` itself, ``"pk"`` is the default). Numbers are normalized to E.164; invalid
+    ones, duplicates and contacts who opted out are skipped, and the confirmation page says
+    so before anything is sent. Only users with ``permission`` (default: may add a bulk
+    send; None for everyone with access to the changelist) can send.
+    """
+
+    def send_sms(
+        modeladmin: AnyModelAdmin, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> HttpResponseBase | None:
+        return _send_sms(
+            modeladmin,
+            request,
+            queryset,
+            phone_field=phone_field,
+            contact_field=contact_field or ("pk" if queryset.model is Contact else None),
+            permission=permission,
+        )
+
+    return admin.action(
+        send_sms,
+        description=description or _("Send an SMS to the selected %(verbose_name_plural)s"),
+    )
+
+
+def _new_send_token() -> str:
+    """A signed one-time token for one confirmation page: see :func:`_claim_send_token`."""
+    return signing.dumps(uuid.uuid4().hex, salt=SEND_ONCE_SALT)
+
+
+def _claim_send_token(token: str) -> bool:
+    """True the first time a valid token is presented: a second click on "Send", or the
+    same form posted again, does not send the SMS twice. ``cache.add`` is atomic, so two
+    requests at once cannot both claim it."""
+    try:
+        nonce = signing.loads(token, salt=SEND_ONCE_SALT, max_age=SEND_TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return False
+    cache = caches[conf.CACHE]
+    return bool(cache.add(f"textlink:admin-send:{nonce}", 1, timeout=SEND_TOKEN_MAX_AGE))
+
+
+def _send_sms(
+    modeladmin: AnyModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    phone_field: str,
+    contact_field: str | None,
+    permission: str | None,
+) -> HttpResponseBase | None:
+    if permission and not request.user.has_perm(permission):
+        modeladmin.message_user(
+            request, _("You do not have permission to send SMS messages."), messages.ERROR
+        )
+        return None
+    bound = "_textlink_send_sms" in request.POST
+    form = SendSMSForm(request.POST if bound else None)
+    token = request.POST.get("_send_token", "") if bound else ""
+    if bound and "_send" in request.POST and form.is_valid():
+        if not _claim_send_token(token):
+            modeladmin.message_user(
+                request,
+                _("This form was already sent (or has expired): nothing was sent again."),
+                messages.WARNING,
+            )
+            return None
+        broadcast = create_broadcast(
+            _recipients(queryset, phone_field, contact_field),
+            form.cleaned_data["text"],
+            sim_card_id=form.cleaned_data["sim_card_id"],
+            created_by=request.user,
+        )
+        modeladmin.message_user(request, _broadcast_message(broadcast), messages.SUCCESS)
+        broadcast_admin = _broadcast_admin(modeladmin.admin_site)
+        if broadcast_admin is None or not broadcast_admin.has_view_permission(request, broadcast):
+            return None  # back to the changelist, with the message
+        site_name = broadcast_admin.admin_site.name
+        try:
+            url = reverse(
+                f"{site_name}:django_textlink_broadcast_progress",
+                args=[broadcast.pk],
+                current_app=site_name,
+            )
+        except NoReverseMatch:  # a BroadcastAdmin without the progress page
+            return None
+        return HttpResponseRedirect(url)
+
+    summary = summarize_recipients(_recipients(queryset, phone_field, contact_field))
+    text = _normalize_newlines(str(form["text"].value() or ""))
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        **_selection_context(request),
+        "title": _("Send an SMS"),
+        "subtitle": None,
+        "opts": opts,
+        "objects_name": opts.verbose_name_plural,
+        "selected_count": queryset.count(),
+        "summary": summary,
+        "max_examples": MAX_EXAMPLES,
+        "form": form,
+        "info": analyze(text),
+        "send_token": token or _new_send_token(),
+        "media": modeladmin.media + form.media,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(
+        request,
+        [
+            f"admin/{opts.app_label}/{opts.model_name}/send_sms_confirmation.html",
+            f"admin/{opts.app_label}/send_sms_confirmation.html",
+            "admin/django_textlink/send_sms_confirmation.html",
+        ],
+        context,
+    )
+
+
+def _broadcast_message(broadcast: Broadcast) -> str:
+    message = ngettext(
+        "Bulk send #%(id)d stored: %(count)d message to send.",
+        "Bulk send #%(id)d stored: %(count)d messages to send.",
+        broadcast.recipients,
+    ) % {"id": broadcast.pk, "count": broadcast.recipients}
+    skipped = broadcast.skipped_invalid + broadcast.skipped_duplicates + broadcast.skipped_opted_out
+    if skipped:
+        message += " " + (
+            _("Skipped: %(invalid)d invalid, %(duplicates)d duplicate, %(opted_out)d opted out.")
+            % {
+                "invalid": broadcast.skipped_invalid,
+                "duplicates": broadcast.skipped_duplicates,
+                "opted_out": broadcast.skipped_opted_out,
+            }
+        )
+    return message
+
+
+# -- ModelAdmins --------------------------------------------------------------------------------
 
 
 @admin.register(VerifiedPhoneNumber)
@@ -24,3 +394,403 @@ class VerifiedPhoneNumberAdmin(VerifiedPhoneNumberAdminBase):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # only the verification flow records numbers
+
+
+STATUS_SYMBOLS: dict[str, str] = {
+    Status.QUEUED: "○",
+    Status.SENDING: "◔",
+    Status.SENT: "✓",
+    Status.FAILED: "✗",
+    Status.UNKNOWN: "?",
+    Status.RECEIVED: "↓",
+}
+
+
+def status_badge(status: str, label: _StrOrPromise) -> str:
+    """A coloured badge that also says the status in words (never colour alone)."""
+    return format_html(
+        '<span class="textlink-status textlink-status--{}">'
+        '<span aria-hidden="true">{}</span> {}</span>',
+        status,
+        STATUS_SYMBOLS.get(status, "•"),
+        label,
+    )
+
+
+class BroadcastListFilter(admin.SimpleListFilter):
+    """``?broadcast__id__exact=<id>`` (the link of a bulk send's progress page), shown in
+    the sidebar only while it is applied, so it can be seen and cleared."""
+
+    title = _("bulk send")
+    parameter_name = "broadcast__id__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        # Django applies only the filters it shows: an unknown id shows too (and matches
+        # nothing) rather than being ignored.
+        value = self.value()
+        if not value:
+            return []
+        broadcast = Broadcast.objects.filter(pk=value).first() if value.isdigit() else None
+        return [(value, str(broadcast) if broadcast else _("(no such bulk send)"))]
+
+    def value(self) -> str:
+        return str(super().value() or "")
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(broadcast_id=value) if value.isdigit() else queryset.none()
+
+
+@admin.register(SMSMessage)
+class SMSMessageAdmin(SMSMessageAdminBase):
+    """Messages are read-only here: they change only by sending (a form save could
+    overwrite what a worker wrote meanwhile). Failed ones can be retried (an action)."""
+
+    list_display = (
+        "phone_number",
+        "direction",
+        "status_display",
+        "text_excerpt",
+        "created_at",
+        "sent_at",
+        "broadcast",
+    )
+    list_filter = ("status", "direction", "created_at", BroadcastListFilter)
+    search_fields = ("phone_number", "text")
+    date_hierarchy = "created_at"
+    list_select_related = ("broadcast",)
+    raw_id_fields = ("contact", "broadcast")
+    actions = ("retry_failed",)
+
+    class Media:
+        css = {"all": ("django_textlink/admin.css",)}
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, obj: SMSMessage) -> str:
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("text"))
+    def text_excerpt(self, obj: SMSMessage) -> str:
+        return _excerpt(obj.text)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # outbound messages are stored by sending, inbound ones by webhooks
+
+    def has_change_permission(self, request: HttpRequest, obj: SMSMessage | None = None) -> bool:
+        # Without an object: the changelist and its actions. A message's own page is
+        # view-only, inbound or outbound.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SMSMessage | None = None) -> Any:
+        return [f.name for f in self.model._meta.concrete_fields]
+
+    @admin.action(description=_("Retry failed messages"), permissions=["change"])
+    def retry_failed(
+        self, request: HttpRequest, queryset: QuerySet[SMSMessage]
+    ) -> HttpResponseBase | None:
+        """Queue ``failed`` messages again. ``unknown`` ones may have reached the phone:
+        they are retried only after a confirmation page says so."""
+        outbound = queryset.order_by().filter(direction=Direction.OUTBOUND)
+        counts = queryset.order_by().aggregate(
+            total=Count("pk"),
+            failed=Count("pk", filter=Q(direction=Direction.OUTBOUND, status=Status.FAILED)),
+            unknown=Count("pk", filter=Q(direction=Direction.OUTBOUND, status=Status.UNKNOWN)),
+        )
+        if not counts["failed"] and not counts["unknown"]:
+            self.message_user(
+                request,
+                _("None of the selected messages failed: there is nothing to retry."),
+                messages.WARNING,
+            )
+            return None
+        decided = "_retry_unknown" in request.POST or "_retry_failed_only" in request.POST
+        if counts["unknown"] and not decided:
+            return self._retry_confirmation(request, outbound, counts)
+        include_unknown = "_retry_unknown" in request.POST
+        statuses = [Status.FAILED, Status.UNKNOWN] if include_unknown else [Status.FAILED]
+        queued = requeue(
+            outbound.filter(status__in=statuses).values_list("pk", flat=True),
+            include_unknown=include_unknown,
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d message queued again.",
+                "%(count)d messages queued again.",
+                queued,
+            )
+            % {"count": queued},
+            messages.SUCCESS if queued else messages.WARNING,
+        )
+        left = counts["total"] - queued
+        if left:
+            if include_unknown:
+                note = ngettext(
+                    "%(count)d selected message was left alone: only failed or unknown "
+                    "outbound messages are retried.",
+                    "%(count)d selected messages were left alone: only failed or unknown "
+                    "outbound messages are retried.",
+                    left,
+                )
+            else:
+                note = ngettext(
+                    "%(count)d selected message was left alone: only failed outbound "
+                    "messages are retried.",
+                    "%(count)d selected messages were left alone: only failed outbound "
+                    "messages are retried.",
+                    left,
+                )
+            self.message_user(request, note % {"count": left}, messages.INFO)
+        return None
+
+    def _retry_confirmation(
+        self, request: HttpRequest, outbound: QuerySet[SMSMessage], counts: dict[str, int]
+    ) -> TemplateResponse:
+        opts = self.model._meta
+        examples = list(
+            outbound.filter(status=Status.UNKNOWN)
+            .order_by("-created_at", "-pk")
+            .select_related(None)
+            .only("pk", "phone_number", "text", "error", "created_at")[:MAX_EXAMPLES]
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            **_selection_context(request),
+            "title": _("Retry messages whose delivery is unknown?"),
+            "subtitle": None,
+            "opts": opts,
+            "failed": counts["failed"],
+            "unknown": counts["unknown"],
+            "examples": examples,
+            "max_examples": MAX_EXAMPLES,
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/django_textlink/smsmessage/retry_confirmation.html", context
+        )
+
+
+class ContactForm(ContactFormBase):
+    """Numbers are stored in E.164, as bulk sends and webhooks look them up."""
+
+    phone_number = PhoneNumberField(label=_("phone number"))
+
+    class Meta:
+        model = Contact
+        fields = ("phone_number", "name", "tag", "opted_out")
+
+
+@admin.register(Contact)
+class ContactAdmin(ContactAdminBase):
+    form = ContactForm
+    list_display = ("phone_number", "name", "tag", "opted_out", "created_at")
+    list_filter = ("tag", "opted_out")
+    search_fields = ("phone_number", "name", "tag")
+    readonly_fields = (
+        "opted_out_at",
+        "tag_sync_state",
+        "tag_sync_error",
+        "tag_synced_at",
+        "subuser_id",
+        "created_at",
+        "updated_at",
+    )
+    actions = (send_sms_action(contact_field="pk"),)
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        if obj.opted_out and obj.opted_out_at is None:
+            obj.opted_out_at = timezone.now()
+        elif not obj.opted_out:
+            obj.opted_out_at = None
+        super().save_model(request, obj, form, change)
+        if "tag" in form.changed_data:
+            from django_textlink.contacts import set_tag
+
+            set_tag(obj, obj.tag)  # pushed to TextLink after the commit
+
+
+def _status_count(*statuses: str) -> Coalesce:
+    """The number of the broadcast's messages in ``statuses``, as a correlated subquery
+    (the ``(broadcast, status)`` index answers it, for the listed rows only)."""
+    messages_in_status = (
+        SMSMessage.objects.filter(broadcast=OuterRef("pk"), status__in=statuses)
+        .order_by()
+        .values("broadcast")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(messages_in_status, output_field=IntegerField()), 0)
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(BroadcastAdminBase):
+    """Bulk sends are made by the "send an SMS" action; here they are read-only, with a
+    progress page for each."""
+
+    list_display = (
+        "id",
+        "text_excerpt",
+        "created_at",
+        "created_by",
+        "recipients",
+        "progress_summary",
+    )
+    list_display_links = ("id", "text_excerpt")
+    list_filter = ("created_at",)
+    search_fields = ("text",)
+    date_hierarchy = "created_at"
+    list_select_related = ("created_by",)
+    fields = (
+        "progress_link",
+        "text",
+        "sim_card_id",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "recipients",
+        "skipped_invalid",
+        "skipped_duplicates",
+        "skipped_opted_out",
+    )
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ("django_textlink/admin.css",)}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Broadcast]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_sent=_status_count(Status.SENT),
+                n_failed=_status_count(Status.FAILED),
+                n_unknown=_status_count(Status.UNKNOWN),
+                n_pending=_status_count(Status.QUEUED, Status.SENDING),
+            )
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by the send_sms action, or sending.create_broadcast()
+
+    def has_change_permission(self, request: HttpRequest, obj: Broadcast | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Broadcast | None = None) -> bool:
+        # Deleting a send that is not over would strand its queued messages: workers find
+        # them by their bulk send. (Nor is there a bulk delete action: see get_actions.)
+        if obj is not None and obj.finished_at is None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description=_("text"))
+    def text_excerpt(self, obj: Broadcast) -> str:
+        return _excerpt(obj.text)
+
+    @admin.display(description=_("progress"))
+    def progress_summary(self, obj: Broadcast) -> str:
+        summary = _(
+            "%(sent)d sent, %(failed)d failed, %(unknown)d unknown, %(pending)d pending"
+        ) % {
+            "sent": getattr(obj, "n_sent", 0),
+            "failed": getattr(obj, "n_failed", 0),
+            "unknown": getattr(obj, "n_unknown", 0),
+            "pending": getattr(obj, "n_pending", 0),
+        }
+        return format_html('<a href="{}">{}</a>', self._progress_url(obj), summary)
+
+    @admin.display(description=_("progress"))
+    def progress_link(self, obj: Broadcast) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', self._progress_url(obj), _("Show the progress of this send")
+        )
+
+    def _progress_url(self, obj: Broadcast) -> str:
+        return reverse(
+            f"{self.admin_site.name}:django_textlink_broadcast_progress",
+            args=[obj.pk],
+            current_app=self.admin_site.name,
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path(
+                "<path:object_id>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="{}_{}_progress".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest, object_id: str) -> TemplateResponse:
+        """How far a bulk send got; reloads itself every 2 s while messages are pending."""
+        request.current_app = self.admin_site.name
+        broadcast = self.get_object(request, unquote(object_id))
+        if broadcast is None:
+            raise Http404(_("There is no bulk send with this id."))
+        if not self.has_view_permission(request, broadcast):
+            raise PermissionDenied
+        counts = broadcast.progress()
+        pending = counts[Status.QUEUED] + counts[Status.SENDING]
+        total = counts["total"]
+        refresh = bool(pending) and request.GET.get("refresh") != "off"
+        messages_url = None
+        if self.admin_site.is_registered(SMSMessage):
+            message_admin = self.admin_site.get_model_admin(SMSMessage)
+            if message_admin.has_view_permission(request):
+                changelist = reverse(
+                    f"{self.admin_site.name}:django_textlink_smsmessage_changelist",
+                    current_app=self.admin_site.name,
+                )
+                messages_url = f"{changelist}?broadcast__id__exact={broadcast.pk}"
+        rows = [
+            (status, label, counts[status])
+            for status, label in Status.choices
+            if status != Status.RECEIVED
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Progress of bulk send #%(id)s") % {"id": broadcast.pk},
+            "subtitle": None,
+            "opts": self.opts,
+            "original": broadcast,
+            "broadcast": broadcast,
+            "counts": counts,
+            "rows": [(status, status_badge(status, label), n) for status, label, n in rows],
+            "total": total,
+            "done": counts["done"],
+            "pending": pending,
+            "percent": round(100 * counts["done"] / total) if total else 100,
+            "refresh": refresh,
+            "refresh_seconds": PROGRESS_REFRESH,
+            "paused": bool(pending) and not refresh,
+            "invalid_examples": broadcast.invalid_numbers[:MAX_EXAMPLES],
+            "max_examples": MAX_EXAMPLES,
+            "messages_url": messages_url,
+            "media": self.media,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/django_textlink/broadcast/progress.html", context)
+
+
+__all__ = [
+    "SEND_PERMISSION",
+    "BroadcastAdmin",
+    "ContactAdmin",
+    "RecipientSummary",
+    "SMSMessageAdmin",
+    "SendSMSForm",
+    "VerifiedPhoneNumberAdmin",
+    "send_sms_action",
+    "summarize_recipients",
+]

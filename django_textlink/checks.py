@@ -9,6 +9,8 @@ textlink.W001   (deploy) The console or locmem backend is in use with ``DEBUG = 
 textlink.W002   ``TEXTLINK["BASE_URL"]`` is plain http to a host other than loopback:
                 the API key would cross the network unencrypted.
 textlink.W003   ``TEXTLINK["CODE_LIFETIME"]`` is over 10 minutes (OWASP ASVS 2.7).
+textlink.E006   The webhook URLs are routed but ``TEXTLINK["WEBHOOK_SECRET"]`` is not set and
+                DEBUG is off: every webhook would be refused with 403.
 textlink.E005   The cache behind the verification limits is a DummyCache: no limit can
                 hold, so every code request would be refused.
 textlink.W004   (deploy) No ``TEXTLINK["ALLOWED_COUNTRIES"]``: codes can be sent, at your
@@ -28,6 +30,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
 
 from django_textlink.backends import load_backend_class
 from django_textlink.backends.simulated import SimulatedBackend
@@ -95,7 +98,29 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         except TextLinkConfigurationError as err:
             messages.append(Error(str(err), id="textlink.E004"))
     messages += _verification_checks()
+    messages += _webhook_checks()
     return messages
+
+
+def _webhook_checks() -> list[CheckMessage]:
+    try:
+        secrets = conf.WEBHOOK_SECRETS
+    except TextLinkConfigurationError:
+        return []  # reported as textlink.E004
+    if secrets or settings.DEBUG:
+        return []
+    try:
+        reverse("textlink:webhook-received")
+    except NoReverseMatch:
+        return []  # the site does not route the webhooks
+    return [
+        Error(
+            f"{setting_name('WEBHOOK_SECRET')} is not set: with DEBUG off, every TextLink "
+            "webhook is refused with 403.",
+            hint="Set the same secret as in TextLink's API console (a list while rotating).",
+            id="textlink.E006",
+        )
+    ]
 
 
 CHECKED_OPTIONS = (

@@ -57,6 +57,11 @@ DEFAULTS: dict[str, Any] = {
     "BULK_MAX_ATTEMPTS": 5,
     "CLAIM_TIMEOUT": 300,
     "TASK_BACKEND": "default",
+    # Webhooks and contacts
+    "WEBHOOK_MAX_BODY": 64 * 1024,
+    "WEBHOOK_PROCESSING": "inline",
+    "OPT_OUT_KEYWORDS": ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"),
+    "OPT_IN_KEYWORDS": ("START", "UNSTOP", "SUBSCRIBE"),
 }
 
 
@@ -301,6 +306,42 @@ class TextLinkSettings:
                 f"{setting_name('TASK_BACKEND')} must be the alias of a task backend."
             )
         return value
+
+    # -- webhooks and contacts ----------------------------------------------------------------
+
+    @property
+    def WEBHOOK_MAX_BODY(self) -> int:
+        """Largest webhook body accepted, in bytes (larger: 413)."""
+        return _whole_number("WEBHOOK_MAX_BODY", self.get("WEBHOOK_MAX_BODY"))
+
+    @property
+    def WEBHOOK_PROCESSING(self) -> str:
+        """``"inline"``: process each stored event in the webhook request; ``"task"``: as a
+        background task."""
+        value = self.get("WEBHOOK_PROCESSING")
+        if value not in ("inline", "task"):
+            raise TextLinkConfigurationError(
+                f"{setting_name('WEBHOOK_PROCESSING')} must be 'inline' or 'task', got {value!r}."
+            )
+        return str(value)
+
+    @property
+    def OPT_OUT_KEYWORDS(self) -> frozenset[str]:
+        """Inbound texts (trimmed, any case) that opt a contact out of bulk sends."""
+        return _keywords("OPT_OUT_KEYWORDS", self.get("OPT_OUT_KEYWORDS"))
+
+    @property
+    def OPT_IN_KEYWORDS(self) -> frozenset[str]:
+        """Inbound texts that opt a contact back in."""
+        return _keywords("OPT_IN_KEYWORDS", self.get("OPT_IN_KEYWORDS"))
+
+
+def _keywords(key: str, value: object) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise TextLinkConfigurationError(f"{setting_name(key)} must be a list of words.")
+    if not all(isinstance(word, str) and word.strip() for word in value):
+        raise TextLinkConfigurationError(f"{setting_name(key)} must be a list of non-empty words.")
+    return frozenset(word.strip().upper() for word in value)
 
 
 def _whole_number(key: str, value: object, *, minimum: int = 1) -> int:

@@ -77,7 +77,17 @@ def is_phone_verified(phone_number: str, user: Any = None) -> bool:
 
 
 class Contact(models.Model):
-    """A person TextLink's chat app knows, by phone number (E.164, unique)."""
+    """A person TextLink's chat app knows, by phone number (E.164, unique).
+
+    Tags sync both ways: a tag set here (:func:`django_textlink.contacts.set_tag`) is
+    pushed to TextLink off the request cycle (``tag_sync_state``), and a tag that arrives
+    by webhook is saved without being pushed back.
+    """
+
+    class TagSync(models.TextChoices):
+        SYNCED = "synced", _("in sync")
+        PENDING = "pending", _("waiting to be pushed")
+        FAILED = "failed", _("push failed")
 
     phone_number = models.CharField(_("phone number"), max_length=16, unique=True)
     name = models.CharField(_("name"), max_length=200, blank=True)
@@ -92,6 +102,11 @@ class Contact(models.Model):
     subuser_id = models.BigIntegerField(
         _("TextLink sub-account id"), null=True, blank=True, help_text=_("Sent by TextLink.")
     )
+    tag_sync_state = models.CharField(
+        _("tag sync"), max_length=8, choices=TagSync.choices, default=TagSync.SYNCED
+    )
+    tag_sync_error = models.TextField(_("tag sync error"), blank=True)
+    tag_synced_at = models.DateTimeField(_("tag synced at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -242,3 +257,45 @@ class SMSMessage(models.Model):
     def __str__(self) -> str:
         arrow = "→" if self.direction == self.Direction.OUTBOUND else "←"
         return f"{arrow} {self.phone_number}: {self.text[:40]}"
+
+
+class WebhookEvent(models.Model):
+    """One event TextLink posted to a webhook URL, stored before anything else happens.
+
+    TextLink sends no event id and does not redeliver, so each event is kept, keyed by a
+    hash of its kind and payload (the secret removed): the same body posted twice is one
+    row. Processing then runs exactly once; a failure is recorded for replay.
+    """
+
+    class Kind(models.TextChoices):
+        RECEIVED = "received", _("message received")
+        SENT = "sent", _("message sent")
+        FAILED = "failed", _("message failed")
+        TAG = "tag", _("tag changed")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        PROCESSING = "processing", _("processing")
+        PROCESSED = "processed", _("processed")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    payload = models.JSONField(_("payload"), default=dict)
+    dedup_key = models.CharField(_("de-duplication key"), max_length=64, unique=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("processing attempts"), default=0)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    objects: ClassVar[models.Manager[WebhookEvent]] = models.Manager()
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
+        ordering = ("-received_at", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"

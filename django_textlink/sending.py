@@ -20,6 +20,7 @@ before sending the rest.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 import uuid
@@ -31,7 +32,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Case, Exists, F, Field, OuterRef, Q, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from django_textlink.backends import BaseBackend, get_backend
@@ -45,6 +48,8 @@ logger = logging.getLogger("django_textlink.sending")
 
 Status = SMSMessage.Status
 INSERT_BATCH = 1000
+#: Outcomes stored per UPDATE: its parameters stay under SQLite's historical limit of 999.
+RECORD_BATCH = 100
 MAX_TEXT_LENGTH = 1600
 
 
@@ -108,27 +113,55 @@ def attempt(backend: BaseBackend, message: Claimed) -> Outcome:
 
 
 def _record(outcomes: Sequence[Outcome], *, max_attempts: int, attempts: dict[int, int]) -> None:
-    """Store every outcome in one statement, only on rows still ``sending``."""
+    """Store every outcome in one ``UPDATE`` (per ``RECORD_BATCH``), only on rows still
+    ``sending``: each column is the most common value, with ``CASE`` branches listing the
+    rows that differ (in a wave that went well, none). A rate-limited outcome past
+    ``max_attempts`` becomes ``failed`` (``outcome.status`` is updated to match)."""
     now = timezone.now()
-    rows = []
-    for outcome in outcomes:
-        status = outcome.status
-        if status == Status.QUEUED and attempts.get(outcome.pk, 0) >= max_attempts:
-            status = Status.FAILED  # rate-limited too many times
-        rows.append(
-            SMSMessage(
-                pk=outcome.pk,
-                status=status,
-                queued_by_textlink=outcome.queued_by_textlink,
-                error=outcome.error,
-                sent_at=now if status == Status.SENT else None,
-                claimed_at=None,
-                updated_at=now,
-            )
+    # As bulk_update() does: PostgreSQL wants CASE results cast to the column's type.
+    connection = connections[router.db_for_write(SMSMessage)]
+    cast = bool(connection.features.requires_casted_case_in_updates)
+    for start in range(0, len(outcomes), RECORD_BATCH):
+        columns: dict[str, dict[int, Any]] = {
+            "status": {},
+            "queued_by_textlink": {},
+            "error": {},
+            "sent_at": {},
+        }
+        for outcome in outcomes[start : start + RECORD_BATCH]:
+            if outcome.status == Status.QUEUED and attempts.get(outcome.pk, 0) >= max_attempts:
+                outcome.status = Status.FAILED  # rate-limited too many times
+            status = outcome.status
+            columns["status"][outcome.pk] = status
+            columns["queued_by_textlink"][outcome.pk] = outcome.queued_by_textlink
+            columns["error"][outcome.pk] = outcome.error
+            columns["sent_at"][outcome.pk] = now if status == Status.SENT else None
+        # QuerySet.update() is a single statement (bulk_update() would add BEGIN/COMMIT).
+        SMSMessage.objects.filter(pk__in=list(columns["status"]), status=Status.SENDING).update(
+            **{name: _per_row(name, values, cast=cast) for name, values in columns.items()},
+            claimed_at=None,
+            updated_at=now,
         )
-    SMSMessage.objects.filter(status=Status.SENDING).bulk_update(
-        rows, ["status", "queued_by_textlink", "error", "sent_at", "claimed_at", "updated_at"]
-    )
+
+
+def _per_row(name: str, values: dict[int, Any], *, cast: bool = False) -> Value | Case | Cast:
+    """``values`` (pk -> value) as one expression: the most common value, with a ``WHEN id
+    IN (...)`` branch for each other value."""
+    field = SMSMessage._meta.get_field(name)
+    assert isinstance(field, Field)  # a concrete column, never a relation's reverse side
+    by_value: dict[Any, list[int]] = {}
+    for pk, value in values.items():
+        by_value.setdefault(value, []).append(pk)
+    default = max(by_value, key=lambda value: len(by_value[value]))
+    whens = [
+        When(pk__in=pks, then=Value(value, output_field=field))
+        for value, pks in by_value.items()
+        if value != default
+    ]
+    if not whens:
+        return Value(default, output_field=field)
+    case = Case(*whens, default=Value(default, output_field=field), output_field=field)
+    return Cast(case, output_field=field) if cast else case
 
 
 # -- a single message ---------------------------------------------------------------------------
@@ -222,6 +255,9 @@ def create_broadcast(
     if sim_card_id is None:
         sim_card_id = conf.SIM_CARD_ID
     user = created_by if getattr(created_by, "is_authenticated", False) else None
+    # Each batch is looked up in one IN (...) list: keep it under the parameter limit.
+    limit = _max_query_params(connections[router.db_for_write(SMSMessage)])
+    batch_size = INSERT_BATCH if limit is None else max(1, min(INSERT_BATCH, limit - 1))
     with transaction.atomic():
         broadcast = Broadcast.objects.create(text=text, sim_card_id=sim_card_id, created_by=user)
         seen: set[str] = set()
@@ -242,7 +278,7 @@ def create_broadcast(
                 continue
             seen.add(phone)
             batch.append((phone, contact_id))
-            if len(batch) >= INSERT_BATCH:
+            if len(batch) >= batch_size:
                 _insert(broadcast, batch, counts)
                 batch = []
         if batch:
@@ -294,8 +330,68 @@ def _insert(
                 broadcast=broadcast,
             )
         )
-    SMSMessage.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+    _bulk_insert(rows)
     counts["recipients"] += len(rows)
+
+
+def _max_query_params(connection: BaseDatabaseWrapper) -> int | None:
+    """How many parameters one statement may carry on ``connection`` (None: no limit).
+
+    Django before 6.0 assumes SQLite's historical 999; SQLite 3.32+ allows 32,766 (or
+    what it was built with), which Python 3.11+ can ask the connection for.
+    """
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        getlimit = getattr(connection.connection, "getlimit", None)
+        if getlimit is not None:
+            return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    limit = connection.features.max_query_params
+    return None if limit is None else int(limit)
+
+
+def _bulk_insert(rows: list[SMSMessage]) -> None:
+    """Insert ``rows`` with as few statements as the database allows.
+
+    ``bulk_create`` on SQLite splits by the parameter limit Django assumes, 999 before
+    Django 6.0: 62 rows of this model per ``INSERT``. When the connection's real limit
+    allows more, the rows go in one multi-row ``INSERT`` per that many, each value
+    prepared as ``bulk_create`` prepares it (``pre_save``, then ``get_db_prep_save``).
+    """
+    connection = connections[router.db_for_write(SMSMessage)]
+    fields = [
+        field
+        for field in SMSMessage._meta.concrete_fields
+        if not field.primary_key and not getattr(field, "generated", False)
+    ]
+    limit = _max_query_params(connection)
+    per_statement = len(rows) if limit is None else max(1, limit // len(fields))
+    if connection.vendor != "sqlite" or per_statement <= connection.ops.bulk_batch_size(
+        fields, rows
+    ):
+        SMSMessage.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+        return
+    params: list[Any] = []
+    for row in rows:
+        for field in fields:
+            value = field.pre_save(row, add=True)
+            if hasattr(value, "resolve_expression"):  # e.g. a db_default: leave it to Django
+                SMSMessage.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+                return
+            params.append(field.get_db_prep_save(value, connection))
+    quote = connection.ops.quote_name
+    table = quote(SMSMessage._meta.db_table)
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    width = len(fields)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_statement):
+            count = min(per_statement, len(rows) - start)
+            # Only quoted table and column names are interpolated; every value is a parameter.
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
+                + ", ".join([placeholders] * count),
+                params[start * width : (start + count) * width],
+            )
 
 
 def chunk_ranges(broadcast_id: int, chunk_size: int | None = None) -> list[tuple[int, int]]:
@@ -338,20 +434,28 @@ def enqueue_broadcast(broadcast_id: int) -> int:
 
 
 class Pacer:
-    """Spaces sends to at most ``rate`` per second across threads, and pauses them all
-    when TextLink asks to wait (429 ``Retry-After``)."""
+    """A token bucket shared by a chunk's threads: on average at most ``rate`` sends per
+    second, in bursts of at most ``burst`` (one wave), so the wait for the next slots
+    overlaps the wait for TextLink's answers. ``pause()`` stops everyone for a 429's
+    ``Retry-After``.
 
-    def __init__(self, rate: float | None) -> None:
+    Implemented as GCRA: each send is given the next theoretical slot; it may go up to
+    ``(burst - 1)`` intervals early, never earlier.
+    """
+
+    def __init__(self, rate: float | None, burst: int = 1) -> None:
         self.interval = 1.0 / rate if rate else 0.0
-        self._next = time.monotonic()
+        self.tolerance = self.interval * max(0, burst - 1)
+        self._tat = time.monotonic()  # theoretical arrival time of the next send
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
     def wait(self) -> None:
         with self._lock:
             now = time.monotonic()
-            slot = max(now, self._next, self._paused_until)
-            self._next = slot + self.interval
+            tat = max(self._tat, now)
+            slot = max(now, tat - self.tolerance, self._paused_until)
+            self._tat = max(tat, slot) + self.interval
         delay = slot - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -369,21 +473,32 @@ def _claim(broadcast_id: int, first_pk: int, last_pk: int, limit: int) -> list[C
     connection = connections[db]
     if connection.vendor in ("postgresql", "sqlite"):
         table = connection.ops.quote_name(SMSMessage._meta.db_table)
-        lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+        select = (
+            f"SELECT id FROM {table} WHERE broadcast_id = %s AND status = %s "  # noqa: S608
+            "AND id >= %s AND id <= %s ORDER BY id LIMIT %s"
+        )
+        if connection.vendor == "postgresql":
+            # ARRAY(...) runs the sub-select once. With "id IN (...)" PostgreSQL may plan a
+            # semi-join that re-runs it for every row, and the LIMIT no longer bounds the
+            # claim: a claim of 5 took all 30 queued messages of its range.
+            target = f"id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"
+        else:
+            target = f"id IN ({select})"
         # Only the quoted table name is interpolated; every value is a parameter.
         sql = (
             f"UPDATE {table} SET status = %s, claimed_at = %s, updated_at = %s, "  # noqa: S608
-            "attempts = attempts + 1 "
-            f"WHERE id IN (SELECT id FROM {table} WHERE broadcast_id = %s AND status = %s "
-            f"AND id >= %s AND id <= %s ORDER BY id LIMIT %s{lock}) AND status = %s "
+            f"attempts = attempts + 1 WHERE {target} AND status = %s "
             "RETURNING id, phone_number, text, custom_id, sim_card_id, attempts"
         )
+        stamp = connection.ops.adapt_datetimefield_value(now)  # stored as the ORM stores it
         params: list[Any] = [
-            *(Status.SENDING, now, now),
+            *(Status.SENDING, stamp, stamp),
             *(broadcast_id, Status.QUEUED, first_pk, last_pk, limit),
             Status.QUEUED,
         ]
-        with transaction.atomic(using=db), connection.cursor() as cursor:
+        # One statement: atomic on its own (in autocommit mode, or as part of the caller's
+        # transaction), so no BEGIN/COMMIT around it.
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return sorted((Claimed(*row) for row in rows), key=lambda c: c.pk)
@@ -417,7 +532,7 @@ def run_chunk(
     backend = backend or get_backend()
     concurrency = conf.BULK_CONCURRENCY
     max_attempts = conf.BULK_MAX_ATTEMPTS
-    pacer = Pacer(conf.BULK_RATE_LIMIT)
+    pacer = Pacer(conf.BULK_RATE_LIMIT, burst=concurrency)
     totals: dict[str, int] = {}
 
     def send_one(message: Claimed) -> Outcome:
@@ -440,6 +555,11 @@ def run_chunk(
             )
             for outcome in outcomes:
                 totals[outcome.status] = totals.get(outcome.status, 0) + 1
+            # A short claim, or one that reached the end of the range, took every message
+            # still queued in it: unless some were put back (429), spare the empty claim.
+            exhausted = len(claimed) < concurrency or claimed[-1].pk == last_pk
+            if exhausted and not any(outcome.status == Status.QUEUED for outcome in outcomes):
+                break
     _finish_if_done(broadcast_id)
     logger.info("Bulk send %s chunk %d-%d: %s", broadcast_id, first_pk, last_pk, totals)
     return totals
@@ -495,8 +615,17 @@ def requeue(messages: Iterable[SMSMessage] | Any, *, include_unknown: bool = Fal
 
 
 def send_queued(message_ids: Sequence[int], *, backend: BaseBackend | None = None) -> None:
-    """Send the given messages that are still queued (used by retries)."""
+    """Send the given messages that are still queued (used by retries), then mark their
+    broadcasts finished when nothing of them is left to send (:func:`requeue` reopened
+    them)."""
     backend = backend or get_backend()
     for message in SMSMessage.objects.filter(pk__in=message_ids, status=Status.QUEUED):
         with suppress(TextLinkError, ValueError):  # the outcome is recorded on the row
             deliver(message, backend=backend)
+    broadcast_ids = (
+        SMSMessage.objects.filter(pk__in=message_ids, broadcast__isnull=False)
+        .values_list("broadcast_id", flat=True)
+        .distinct()
+    )
+    for broadcast_id in set(broadcast_ids):
+        _finish_if_done(broadcast_id)

@@ -5,6 +5,31 @@
     Arguments: ``sender`` (the PhoneVerification class), ``phone_number`` (E.164 string),
     ``request`` (the HttpRequest, or None outside a request), ``user`` (the user the
     number was verified for, or None). The code itself is never passed.
+
+Webhook signals are sent once per stored webhook event, after the event's data is saved
+and inside the same transaction: a receiver that raises rolls that data back and marks
+the event ``failed`` (TextLink still gets its 200); replaying the event from the admin
+processes it exactly once more. ``sender`` is :class:`~django_textlink.models.WebhookEvent`
+and ``event`` the stored event (its ``payload`` holds TextLink's fields, secret removed).
+
+``sms_received``
+    An SMS arrived on one of your SIMs. ``message``: the inbound
+    :class:`~django_textlink.models.SMSMessage` (status ``received``, linked to its
+    ``contact``), ``event``.
+
+``sms_sent``
+    TextLink reports a message as sent (from the API or its own console). ``message``:
+    the outbound SMSMessage, now ``sent`` (found by ``custom_id`` or content, or recorded
+    for a message sent from TextLink's console), ``event``.
+
+``sms_failed``
+    TextLink reports a message as failed. ``message``: the outbound SMSMessage, now
+    ``failed`` (found by ``custom_id``, else TextLink's id, else the best match), ``event``.
+
+``contact_tag_changed``
+    A contact's tag changed in TextLink (its chat app or API). ``contact``: the
+    :class:`~django_textlink.models.Contact` (already saved with the new tag),
+    ``old_tag``, ``new_tag`` (strings, ``""`` for none), ``event``.
 """
 
 from __future__ import annotations
@@ -12,5 +37,9 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 phone_verified = Signal()
+sms_received = Signal()
+sms_sent = Signal()
+sms_failed = Signal()
+contact_tag_changed = Signal()
 
-__all__ = ["phone_verified"]
+__all__ = ["contact_tag_changed", "phone_verified", "sms_failed", "sms_received", "sms_sent"]

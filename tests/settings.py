@@ -70,4 +70,5 @@ TEXTLINK = {
     "API_KEY": "tl-test-key-0123456789abcdef",
     "BASE_URL": "https://textlinksms.test/api",
     "BACKEND": "django_textlink.backends.textlink.TextLinkBackend",
+    "WEBHOOK_SECRET": "whsec-test-0123456789",
 }

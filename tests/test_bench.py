@@ -29,3 +29,31 @@ def test_client_benchmark_runs_and_reports_ratios_over_one_connection():
     assert len(re.findall(r"ratio: \d+\.\d\dx", out)) == 3
     # Pooling works: 50 sends through the client used a single TCP connection (both runs).
     assert re.findall(r"TCP connections for 50 pooled sends:\s+(\d+)", out) == ["1", "1"]
+
+
+def test_bulk_benchmark_runs_and_verifies_every_message_was_sent_exactly_once():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "bench/bulk.py",
+            "--recipients",
+            "200",
+            "--delay",
+            "0.01",
+            "--sample",
+            "10",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert re.search(r"\(a\) TextLinkClient\.send_sms, one at a time:\s+\d+\.\d msg/s", out)
+    assert re.search(r"\(b\) create_broadcast \+ engine send:\s+\d+\.\d msg/s", out)
+    assert re.search(r"^ratio: \d+\.\d\dx \(target >= 20x: (met|NOT met)\)$", out, re.M)
+    assert re.search(
+        r"^queries per 1,000 recipients: \d+\.\d \(create \d+\.\d, send \d+\.\d\)", out, re.M
+    )
+    assert "verification: all 200 messages sent, each number received exactly once" in out

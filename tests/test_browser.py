@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.browser import chromium_page
 from tests.support.example_server import run_example
 
 if TYPE_CHECKING:
@@ -29,51 +30,14 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    # Without these Chromium calls Google's servers at startup, and is refused here.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CODE_RE = re.compile(r"verification code is (\d{6})")
 PHONE = "+12025550143"
 
 
-def _missing_browser() -> str | None:
-    """Why the browser cannot run, or None."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError as err:
-        return f"playwright is not importable ({err}; pip install -e '.[test]')"
-    if shutil.which("chromium") is None:
-        return "no `chromium` on PATH (Debian: apt-get install chromium)"
-    return None
-
-
 @pytest.fixture
 def page() -> Iterator[Page]:
-    missing = _missing_browser()
-    if missing:
-        if os.environ.get("TEXTLINK_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"TEXTLINK_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(f"browser test skipped: {missing}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=shutil.which("chromium"), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(viewport={"width": 640, "height": 720})
-            page = context.new_page()
-            page.set_default_timeout(10_000)
-            yield page
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def _wait_for_code(log_path: Path, timeout: float = 10) -> str:

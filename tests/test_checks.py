@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.checks import Error, Warning, run_checks
 from django.core.management import call_command
@@ -18,6 +20,8 @@ GOOD = {
     "BASE_URL": "https://textlinksms.test/api",
     "BACKEND": HTTP_BACKEND,
     "ALLOWED_COUNTRIES": ["US", "RS"],
+    # The webhook URLs are routed in tests/urls.py: without a secret, E006 (see below).
+    "WEBHOOK_SECRET": "whsec-checks-0123456789",
 }
 
 #: The test settings count limits in LocMem (one process): W005 is expected there, and
@@ -336,3 +340,74 @@ def test_w002_plain_http_to_remote_host(settings, base_url):
 def test_no_w002_for_loopback_or_https(settings, base_url):
     use(settings, BASE_URL=base_url)
     assert "textlink.W002" not in textlink_messages()
+
+
+# -- E006: webhook URLs routed without a WEBHOOK_SECRET ------------------------------------
+
+
+#: A URLconf that routes no webhook (``settings.ROOT_URLCONF = __name__``).
+urlpatterns: list[Any] = []
+
+
+def without_webhook_secret(settings: Any, **options: Any) -> None:
+    settings.TEXTLINK = {
+        **{key: value for key, value in GOOD.items() if key != "WEBHOOK_SECRET"},
+        **options,
+    }
+
+
+@pytest.mark.parametrize("secret", ["absent", None, "", []])
+def test_e006_routed_webhooks_without_a_secret_with_debug_off(settings, secret):
+    settings.DEBUG = False
+    if secret == "absent":
+        without_webhook_secret(settings)
+    else:
+        without_webhook_secret(settings, WEBHOOK_SECRET=secret)
+
+    messages = textlink_messages()
+
+    assert set(messages) == {"textlink.E006"}
+    error = messages["textlink.E006"]
+    assert isinstance(error, Error)
+    assert 'TEXTLINK["WEBHOOK_SECRET"]' in error.msg
+    assert "403" in error.msg
+    assert error.hint
+    # Not only a deploy check: plain `manage.py check` fails on it.
+    with pytest.raises(SystemCheckError, match=r"textlink\.E006"):
+        call_command("check", verbosity=0)
+
+
+def test_no_e006_when_debug_is_on(settings):
+    settings.DEBUG = True
+    without_webhook_secret(settings)
+    assert "textlink.E006" not in textlink_messages(deploy=True)
+
+
+@pytest.mark.parametrize(
+    "secret", ["whsec-0123456789", ["whsec-old-0123", "whsec-new-4567"], ("only-one",)]
+)
+def test_no_e006_when_a_secret_is_set(settings, secret):
+    settings.DEBUG = False
+    without_webhook_secret(settings, WEBHOOK_SECRET=secret)
+    assert textlink_messages() == {}
+    assert "textlink.E006" not in textlink_messages(deploy=True)
+
+
+def test_no_e006_when_the_webhooks_are_not_routed(settings):
+    settings.DEBUG = False
+    settings.ROOT_URLCONF = __name__
+    without_webhook_secret(settings)
+    assert textlink_messages() == {}
+
+
+def test_a_malformed_secret_is_e004_not_e006(settings):
+    settings.DEBUG = False
+    without_webhook_secret(settings, WEBHOOK_SECRET=123)
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert 'TEXTLINK["WEBHOOK_SECRET"]' in messages["textlink.E004"].msg
+
+
+def test_the_test_settings_have_a_secret_and_no_e006(settings):
+    assert settings.DEBUG is False
+    assert "textlink.E006" not in textlink_messages()

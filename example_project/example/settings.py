@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -88,7 +90,27 @@ TEXTLINK = {
     "SERVICE_NAME": env.str("TEXTLINK_SERVICE_NAME", default="django-textlink example"),
     "ALLOWED_COUNTRIES": env.list("TEXTLINK_ALLOWED_COUNTRIES", default=[]) or None,
     "RESEND_COOLDOWN": env.int("TEXTLINK_RESEND_COOLDOWN", default=60),
+    "BULK_CHUNK_SIZE": env.int("TEXTLINK_BULK_CHUNK_SIZE", default=1000),
+    "BULK_CONCURRENCY": env.int("TEXTLINK_BULK_CONCURRENCY", default=50),
 }
+
+# Background tasks (bulk sends, retries): see docs/tasks.md.
+# "immediate": inline, in the process that enqueues them (Django's ImmediateBackend).
+# "db": stored in the database by django-tasks-db; `manage.py db_worker` runs them.
+# Django 6 has django.tasks built in; on Django 5.2 the django-tasks backport provides it.
+TEXTLINK_TASKS = env.str("TEXTLINK_TASKS", default="immediate")
+_tasks_module = "django.tasks" if django.VERSION >= (6, 0) else "django_tasks"
+if TEXTLINK_TASKS == "immediate":
+    TASKS = {"default": {"BACKEND": f"{_tasks_module}.backends.immediate.ImmediateBackend"}}
+elif TEXTLINK_TASKS == "db":
+    if django.VERSION < (6, 0):
+        INSTALLED_APPS.append("django_tasks")
+    INSTALLED_APPS.append("django_tasks_db")
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+else:
+    raise ImproperlyConfigured(
+        f"TEXTLINK_TASKS must be 'immediate' or 'db', got {TEXTLINK_TASKS!r}."
+    )
 
 LOGGING = {
     "version": 1,

@@ -45,6 +45,7 @@ class FakeTextLinkServer(ThreadingHTTPServer):
     """TextLink's four endpoints, with codes kept in memory per phone number."""
 
     daemon_threads = True
+    request_queue_size = 256  # bulk senders open dozens of connections at once
     allow_reuse_address = True
 
     def __init__(

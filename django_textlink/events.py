@@ -1,0 +1,248 @@
+"""Stored webhook events: de-duplication, processing exactly once, and replay.
+
+:func:`store_event` keeps each event once (a unique hash of its kind and payload, the
+secret already removed). :func:`process_event` claims a stored event with a conditional
+update, so concurrent posts or replays never process it twice, then runs its handler and
+signal in one transaction: a handler or receiver that raises rolls its changes back and
+leaves the event ``failed`` with the error, ready for :func:`replay`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timezone as dt_timezone
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from django_textlink import contacts, signals
+from django_textlink.conf import conf
+from django_textlink.masking import mask_phone
+from django_textlink.models import Contact, SMSMessage, WebhookEvent
+from django_textlink.phone import InvalidPhoneNumber, normalize_phone
+
+logger = logging.getLogger("django_textlink.events")
+
+State = WebhookEvent.State
+Status = SMSMessage.Status
+OUTBOUND = SMSMessage.Direction.OUTBOUND
+FAILED_BY_TEXTLINK = "TextLink reported the message as failed."
+
+
+def dedup_key(kind: str, payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{kind}\n{canonical}".encode()).hexdigest()
+
+
+def store_event(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
+    """Store an event once. Returns ``(event, created)``; a duplicate returns the stored
+    event and False, also when several identical posts race."""
+    key = dedup_key(kind, payload)
+    try:
+        with transaction.atomic():
+            return WebhookEvent.objects.create(kind=kind, payload=payload, dedup_key=key), True
+    except IntegrityError:
+        existing = WebhookEvent.objects.filter(dedup_key=key).first()
+        if existing is None:  # not a duplicate: a real integrity problem
+            raise
+        return existing, False
+
+
+def dispatch(event: WebhookEvent) -> None:
+    """Process a newly stored event now, or as a task (``WEBHOOK_PROCESSING = "task"``)."""
+    if conf.WEBHOOK_PROCESSING == "task":
+        from django_textlink.tasks import enqueue_webhook_event
+
+        event_id = event.pk
+        transaction.on_commit(lambda: enqueue_webhook_event(event_id))
+    else:
+        process_event(event.pk)
+
+
+def process_event(event_id: int, *, replay: bool = False) -> bool:
+    """Process a stored event exactly once (a ``pending`` one, or a ``failed`` one when
+    replaying). Returns True when it was processed successfully."""
+    allowed = [State.FAILED] if replay else [State.PENDING]
+    claimed = WebhookEvent.objects.filter(pk=event_id, state__in=allowed).update(
+        state=State.PROCESSING, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return False
+    event = WebhookEvent.objects.get(pk=event_id)
+    try:
+        with transaction.atomic():
+            HANDLERS[event.kind](event)
+    except Exception as err:  # any failure is recorded for replay; TextLink still gets 200
+        WebhookEvent.objects.filter(pk=event_id).update(
+            state=State.FAILED, error=f"{type(err).__name__}: {err}"[:2000]
+        )
+        logger.exception("TextLink %s webhook event %s failed", event.kind, event_id)
+        return False
+    WebhookEvent.objects.filter(pk=event_id).update(
+        state=State.PROCESSED, error="", processed_at=timezone.now()
+    )
+    return True
+
+
+def replay(event_ids: list[int]) -> int:
+    """Process failed events once more; returns how many succeeded."""
+    return sum(process_event(event_id, replay=True) for event_id in event_ids)
+
+
+# -- handlers: one per kind --------------------------------------------------------------------
+
+
+def _phone(payload: dict[str, Any]) -> str:
+    value = payload.get("phone_number")
+    if not value:
+        raise ValueError("The event has no phone_number.")
+    try:
+        return normalize_phone(value)
+    except InvalidPhoneNumber:
+        raise ValueError(f"The event's phone number is not valid: {mask_phone(value)}") from None
+
+
+def _when(payload: dict[str, Any]) -> datetime:
+    stamp = payload.get("timestamp")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        try:
+            return datetime.fromtimestamp(stamp / 1000, tz=dt_timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            pass
+    return timezone.now()
+
+
+def _contact(phone: str, payload: dict[str, Any]) -> Contact:
+    return contacts.upsert_contact(
+        phone, name=payload.get("name") or None, subuser_id=payload.get("subuser_id")
+    )
+
+
+def handle_received(event: WebhookEvent) -> None:
+    payload = event.payload
+    phone = _phone(payload)
+    contact = _contact(phone, payload)
+    tag = payload.get("tag")
+    if isinstance(tag, str) and tag != contact.tag:
+        contacts.apply_remote_tag(contact, tag)
+    text = str(payload.get("text") or "")
+    keyword = text.strip().upper()
+    if keyword in conf.OPT_OUT_KEYWORDS:
+        contacts.set_opt_out(contact, True)
+    elif keyword in conf.OPT_IN_KEYWORDS:
+        contacts.set_opt_out(contact, False)
+    message = SMSMessage.objects.create(
+        direction=SMSMessage.Direction.INBOUND,
+        status=Status.RECEIVED,
+        phone_number=phone,
+        text=text,
+        sim_card_id=payload.get("sim_card_id"),
+        contact=contact,
+        created_at=_when(payload),
+    )
+    signals.sms_received.send(sender=WebhookEvent, message=message, event=event)
+
+
+def _find_outbound(
+    payload: dict[str, Any], phone: str | None, *, exclude: list[str]
+) -> SMSMessage | None:
+    outbound = SMSMessage.objects.filter(direction=OUTBOUND)
+    custom_id = payload.get("custom_id")
+    if custom_id not in (None, ""):
+        found = outbound.filter(custom_id=str(custom_id)).first()
+        if found is not None:
+            return found
+    textlink_id = payload.get("textlink_id")
+    if textlink_id is not None:
+        found = outbound.filter(textlink_id=textlink_id).first()
+        if found is not None:
+            return found
+    if phone is None:
+        return None
+    # Best match: the newest message to this number with this text, not already settled
+    # the same way.
+    candidates = outbound.filter(phone_number=phone).exclude(status__in=exclude)
+    text = payload.get("text")
+    if isinstance(text, str):
+        candidates = candidates.filter(text=text)
+    return candidates.order_by("-created_at", "-pk").first()
+
+
+def handle_sent(event: WebhookEvent) -> None:
+    payload = event.payload
+    phone = _phone(payload)
+    message = None
+    if not payload.get("portal"):
+        # Any status: a message sent through the API is already ``sent`` (and one whose
+        # failed webhook overtook this one is ``failed``); both are the same message.
+        message = _find_outbound(payload, phone, exclude=[])
+    if message is None:  # sent from TextLink's own console (or not found): record it
+        message = SMSMessage.objects.create(
+            direction=OUTBOUND,
+            status=Status.SENT,
+            phone_number=phone,
+            text=str(payload.get("text") or ""),
+            sim_card_id=payload.get("sim_card_id"),
+            textlink_id=payload.get("textlink_id"),
+            contact=_contact(phone, payload),
+            created_at=_when(payload),
+            sent_at=_when(payload),
+        )
+    else:
+        # A failed webhook may overtake its sent webhook: never turn failed back to sent.
+        SMSMessage.objects.filter(pk=message.pk).exclude(status=Status.FAILED).update(
+            status=Status.SENT, sent_at=message.sent_at or _when(payload), updated_at=timezone.now()
+        )
+        message.refresh_from_db()
+    signals.sms_sent.send(sender=WebhookEvent, message=message, event=event)
+
+
+def handle_failed(event: WebhookEvent) -> None:
+    payload = event.payload
+    phone = _phone(payload)
+    message = _find_outbound(payload, phone, exclude=[Status.FAILED])
+    textlink_id = payload.get("textlink_id")
+    if message is None:
+        message = SMSMessage.objects.create(
+            direction=OUTBOUND,
+            status=Status.FAILED,
+            phone_number=phone,
+            text=str(payload.get("text") or ""),
+            sim_card_id=payload.get("sim_card_id"),
+            textlink_id=textlink_id,
+            error=FAILED_BY_TEXTLINK,
+            contact=_contact(phone, payload),
+            created_at=_when(payload),
+        )
+    else:
+        message.status = Status.FAILED
+        message.error = FAILED_BY_TEXTLINK
+        if textlink_id is not None:
+            message.textlink_id = textlink_id
+        message.save(update_fields=["status", "error", "textlink_id", "updated_at"])
+    signals.sms_failed.send(sender=WebhookEvent, message=message, event=event)
+
+
+def handle_tag(event: WebhookEvent) -> None:
+    payload = event.payload
+    phone = _phone(payload)
+    contact = _contact(phone, payload)
+    new_tag = str(payload.get("tag") or "")
+    old_tag = contacts.apply_remote_tag(contact, new_tag)
+    signals.contact_tag_changed.send(
+        sender=WebhookEvent, contact=contact, old_tag=old_tag, new_tag=new_tag, event=event
+    )
+
+
+HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {
+    WebhookEvent.Kind.RECEIVED: handle_received,
+    WebhookEvent.Kind.SENT: handle_sent,
+    WebhookEvent.Kind.FAILED: handle_failed,
+    WebhookEvent.Kind.TAG: handle_tag,
+}

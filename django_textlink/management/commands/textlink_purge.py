@@ -1,0 +1,71 @@
+"""``manage.py textlink_purge --days N [--dry-run]``: data retention.
+
+Deletes webhook events received more than N days ago, and anonymises SMS messages
+created more than N days ago: the text is removed and the phone number masked to its
+country code and last two digits (``+381*******67``), so counts and statuses stay for
+statistics while the personal data goes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from django_textlink.masking import mask_phone
+from django_textlink.models import SMSMessage, WebhookEvent
+
+BATCH = 1000
+REMOVED = ""
+
+
+def anonymisable(cutoff: Any) -> Any:
+    """Messages older than ``cutoff`` that still hold personal data."""
+    return SMSMessage.objects.filter(created_at__lt=cutoff).exclude(
+        text=REMOVED, phone_number__contains="*"
+    )
+
+
+class Command(BaseCommand):
+    help = "Delete old webhook events and anonymise old SMS messages."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--days", type=int, required=True, help="Keep the last N days.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Only count what would be purged."
+        )
+
+    def handle(self, *args: Any, days: int, dry_run: bool, **options: Any) -> None:
+        if days < 0:
+            raise CommandError("--days must be 0 or more.")
+        cutoff = timezone.now() - timedelta(days=days)
+        events = WebhookEvent.objects.filter(received_at__lt=cutoff)
+        messages = anonymisable(cutoff)
+        if dry_run:
+            self.stdout.write(
+                f"Would delete {events.count()} webhook events and anonymise "
+                f"{messages.count()} SMS messages older than {days} days (dry run)."
+            )
+            return
+        deleted, _ = events.delete()
+        anonymised = 0
+        while True:
+            batch = list(messages.order_by("pk").only("pk", "phone_number")[:BATCH])
+            if not batch:
+                break
+            for message in batch:
+                message.phone_number = mask_phone(message.phone_number) or "*"
+                message.text = REMOVED
+                message.error = ""
+            with transaction.atomic():
+                SMSMessage.objects.bulk_update(batch, ["phone_number", "text", "error"])
+            anonymised += len(batch)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Deleted {deleted} webhook events and anonymised {anonymised} SMS messages "
+                f"older than {days} days."
+            )
+        )

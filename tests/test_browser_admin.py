@@ -1,0 +1,218 @@
+"""A real browser sends an SMS to contacts from the admin, watching the live counter.
+
+Headless Chromium (Debian's ``chromium``, through Playwright) against pytest-django's
+``live_server`` (on the test database, LocMemBackend): logs in on the admin's login page,
+selects contacts on the Contact changelist, runs the ``send_sms`` action, types on the
+confirmation page while sms_counter.js switches from GSM-7 to UCS-2 and counts the SMS
+parts, sends, and lands on the bulk send's progress page.
+
+The test settings have no ``django.contrib.staticfiles``, so the live server serves no
+static files: the browser gets them from Django's static file finders (as ``collectstatic``
+would) through a Playwright route. With ``TEXTLINK_SCREENSHOTS_DIR`` set, screenshots of
+the confirmation page, the progress page and the messages are copied there
+(``admin-*.png``). Without a browser the test is skipped, or fails when
+``TEXTLINK_REQUIRE_BROWSER=1`` (see tests/support/browser.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+
+import django_textlink
+from django_textlink.encoding import analyze
+from django_textlink.models import Broadcast, Contact, SMSMessage
+from tests.support.browser import chromium_page
+from tests.support.inline_tasks import run_tasks_inline
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage, Page, Route
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "correct-horse-battery-staple"
+# Texts whose analysis the JavaScript counter must agree on with encoding.analyze().
+SAMPLES = [
+    "",
+    "Hello",
+    "a" * 160,
+    "a" * 161,
+    "€" * 80,
+    "€" * 81,
+    "a" * 152 + "€" + "a" * 152,
+    "Ωmega £5 @ café ÆØÅ\n",
+    "ж" * 70,
+    "ж" * 71,
+    "a" * 66 + "😀" + "a" * 66,
+    "Hi 😀👋🏽",
+    "50\u00a0€ [ok] {x} ~^\\|",
+    "ç",
+    "tab\there, zero\u200bwidth",
+]
+
+
+def serve_static(route: Route) -> None:
+    """Answer /static/... from Django's static file finders."""
+    from django.contrib.staticfiles import finders
+
+    path = urlsplit(route.request.url).path.removeprefix(django_settings.STATIC_URL)
+    found = finders.find(path)
+    if isinstance(found, str):
+        route.fulfill(path=found)
+    else:
+        route.fulfill(status=404, body="not found")
+
+
+def test_send_sms_from_the_admin_with_the_live_counter(
+    live_server: Any, settings: Any, tmp_path: Path
+) -> None:
+    settings.TEXTLINK = {
+        **settings.TEXTLINK,
+        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
+    }
+    run_tasks_inline(settings)  # the live server sends the bulk send before it redirects
+    User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    for i, name in enumerate(["Ada", "Grace", "Linus"], start=1):
+        Contact.objects.create(phone_number=f"+120255501{i:02d}", name=name, tag="beta")
+    Contact.objects.create(phone_number="+12025550199", name="Opted", tag="beta", opted_out=True)
+    Contact.objects.create(phone_number="+12025550198", name="Zed", tag="other")
+
+    # Playwright's sync API runs an event loop in this thread, where Django refuses
+    # database queries: the database is read again only after the browser is closed.
+    with chromium_page(width=1024, height=900) as page:
+        message, js_errors = _drive_the_browser(page, live_server.url, tmp_path)
+
+    assert not js_errors
+    assert sorted(entry.phone_number for entry in django_textlink.outbox) == [
+        "+12025550101",
+        "+12025550102",
+        "+12025550103",
+    ]
+    assert {entry.text for entry in django_textlink.outbox} == {message}
+    broadcast = Broadcast.objects.get()
+    assert broadcast.progress()[SMSMessage.Status.SENT] == 3
+    assert broadcast.skipped_opted_out == 1
+
+
+def _drive_the_browser(page: Page, base: str, tmp_path: Path) -> tuple[str, list[str]]:
+    from playwright.sync_api import expect
+
+    js_errors: list[str] = []
+    page.on("pageerror", lambda error: js_errors.append(str(error)))
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error" and not msg.location["url"].endswith("/favicon.ico"):
+            js_errors.append(f"{msg.text} ({msg.location['url']})")
+
+    page.on("console", on_console)
+    page.route(re.compile(r"^[^?]*/static/"), serve_static)
+
+    # Log in through the admin's login page.
+    page.goto(f"{base}/admin/login/?next=/admin/django_textlink/contact/")
+    page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
+    page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base}/admin/django_textlink/contact/")
+
+    # Select the four "beta" contacts (one opted out) and run the action.
+    for name in ["Ada", "Grace", "Linus", "Opted"]:
+        page.get_by_role("checkbox", name=re.compile(rf"Select this object.*{name}")).check()
+    page.locator('select[name="action"]').select_option("send_sms")
+    page.get_by_role("button", name="Go").click()
+
+    expect(page.get_by_role("heading", name="Send an SMS")).to_be_visible()
+    expect(page.locator("#textlink-recipient-count")).to_contain_text(
+        "This SMS will be sent to 3 phone numbers."
+    )
+    expect(page.locator("#textlink-skipped-opted-out")).to_have_text("1 contact who opted out")
+
+    counter = page.locator("#sms-counter")
+
+    def field(name: str) -> Any:
+        return counter.locator(f'[data-sms="{name}"]')
+
+    text = page.get_by_label(re.compile(r"^Text:?$"))
+    expect(field("encoding")).to_have_text("GSM-7")
+    expect(field("segments")).to_have_text("0")
+
+    text.fill("a" * 160)
+    expect(field("characters")).to_have_text("160")
+    expect(field("segments")).to_have_text("1")
+    expect(field("remaining")).to_have_text("0")
+    expect(field("per_segment")).to_have_text("160")
+
+    text.press_sequentially("b")  # 161 septets: two parts of up to 153
+    expect(field("segments")).to_have_text("2")
+    expect(field("per_segment")).to_have_text("153")
+    expect(field("remaining")).to_have_text("145")
+    expect(field("encoding")).to_have_text("GSM-7")
+    expect(field("unit-name")).to_have_text("septets")
+    expect(field("non-gsm-row")).to_be_hidden()
+
+    text.press_sequentially("😀")  # one emoji: all UCS-2, 163 UTF-16 units, 67 per part
+    expect(field("encoding")).to_have_text("UCS-2")
+    expect(field("unicode-note")).to_be_visible()
+    expect(field("characters")).to_have_text("162")
+    expect(field("units")).to_have_text("163")
+    expect(field("unit-name")).to_have_text("UTF-16 code units")
+    expect(field("segments")).to_have_text("3")
+    expect(field("per_segment")).to_have_text("67")
+    expect(field("non-gsm-row")).to_be_visible()
+    expect(field("non_gsm_chars")).to_have_text("😀")
+    expect(field("announce")).to_have_text("UCS-2, 3 SMS parts")
+
+    text.press("Backspace")  # the emoji is one character for the user
+    expect(field("encoding")).to_have_text("GSM-7")
+    expect(field("segments")).to_have_text("2")
+
+    # The JavaScript agrees with encoding.analyze() on every sample.
+    keys = ["encoding", "characters", "units", "segments", "per_segment", "remaining"]
+    for sample in SAMPLES:
+        js = page.evaluate("text => window.djangoTextlinkSMS.analyze(text)", sample)
+        py = analyze(sample)
+        expected = {key: getattr(py, key) for key in keys}
+        assert {key: js[key] for key in keys} == expected, json.dumps(sample)
+        assert tuple(js["non_gsm_chars"]) == py.non_gsm_chars, json.dumps(sample)
+        shown = page.evaluate(
+            "chars => chars.map(window.djangoTextlinkSMS.displayChar)", list(py.non_gsm_chars)
+        )
+        assert tuple(shown) == py.non_gsm_display, json.dumps(sample)
+
+    message = "Beta opens today 🎉"
+    text.fill(message)
+    expect(field("encoding")).to_have_text("UCS-2")
+    expect(field("segments")).to_have_text("1")
+    _screenshot(page, tmp_path, "admin-send-sms.png")
+    page.get_by_role("button", name="Send to 3 numbers").click()
+
+    expect(page).to_have_url(re.compile(r"/admin/django_textlink/broadcast/\d+/progress/$"))
+    expect(page.get_by_role("heading", name=re.compile("Progress of bulk send"))).to_be_visible()
+    expect(page.locator("#textlink-progress-state")).to_contain_text("Finished: 3 of 3 done.")
+    expect(page.locator("#textlink-count-sent td")).to_have_text("3")
+    expect(page.locator("#textlink-skipped-opted-out td")).to_have_text("1")
+    expect(page.locator(".messagelist")).to_contain_text("3 messages to send")
+    _screenshot(page, tmp_path, "admin-progress.png")
+    page.get_by_role("link", name="See the 3 messages").click()
+    expect(page.locator("#result_list tbody tr")).to_have_count(3)
+    expect(page.locator("#result_list .textlink-status--sent")).to_have_count(3)
+    _screenshot(page, tmp_path, "admin-messages.png")
+    return message, js_errors
+
+
+def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
+    """Copied to ``TEXTLINK_SCREENSHOTS_DIR`` when set, for a human to look at."""
+    screenshot = tmp_path / name
+    page.screenshot(path=screenshot, full_page=True)
+    if os.environ.get("TEXTLINK_SCREENSHOTS_DIR"):
+        target = Path(os.environ["TEXTLINK_SCREENSHOTS_DIR"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(screenshot, target / name)
