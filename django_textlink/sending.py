@@ -554,7 +554,8 @@ def run_chunk(
                 attempts={message.pk: message.attempts for message in claimed},
             )
             for outcome in outcomes:
-                totals[outcome.status] = totals.get(outcome.status, 0) + 1
+                key = str(outcome.status)  # "sent", not Status.SENT, in logs and totals
+                totals[key] = totals.get(key, 0) + 1
             # A short claim, or one that reached the end of the range, took every message
             # still queued in it: unless some were put back (429), spare the empty claim.
             exhausted = len(claimed) < concurrency or claimed[-1].pk == last_pk

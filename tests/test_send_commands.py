@@ -202,7 +202,6 @@ def test_csv_failures_are_counted_and_exit_non_zero(mocked: Any, tmp_path: Path)
         run("--csv", path, "--text", "Hi")
 
 
-@pytest.mark.django_db(transaction=True)  # on_commit hands the chunks over
 def test_csv_enqueue_hands_the_chunks_to_the_task_backend(
     locmem: list[Any], tmp_path: Path, settings: Any
 ) -> None:
@@ -214,14 +213,13 @@ def test_csv_enqueue_hands_the_chunks_to_the_task_backend(
         results = list(backend.results)
         backend.clear()
     broadcast = Broadcast.objects.get()
-    assert f"Bulk send #{broadcast.pk} enqueued on task backend 'default' (about 2 tasks)" in out
+    assert f"Bulk send #{broadcast.pk} enqueued on task backend 'default' (2 tasks)" in out
     assert f"manage.py textlink_resume {broadcast.pk}" in out
     assert len(results) == 2
     assert locmem == []
     assert set(broadcast.messages.values_list("status", flat=True)) == {Status.QUEUED}
 
 
-@pytest.mark.django_db(transaction=True)  # on_commit hands the chunks over
 def test_csv_enqueue_on_the_immediate_backend_sends_at_once(
     locmem: list[Any], tmp_path: Path
 ) -> None:
@@ -295,3 +293,24 @@ def test_resume_unknown_id() -> None:
 def test_resume_negative_stale_after() -> None:
     with pytest.raises(CommandError, match="--stale-after must be 0 or more"):
         resume("--stale-after", "-1")
+
+
+def test_csv_enqueue_with_a_failing_task_backend(
+    locmem: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_textlink import tasks
+
+    def broker_down(*args: Any) -> None:
+        raise ConnectionError("Error 111 connecting to localhost:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks, "enqueue_chunk", broker_down)
+    with pytest.raises(CommandError) as caught:
+        run("--csv", write_csv(tmp_path, "+12025550101\n"), "--text", "Hi", "--enqueue")
+    broadcast = Broadcast.objects.get()
+    assert str(caught.value) == (
+        f"Bulk send #{broadcast.pk} is stored, but the task backend 'default' refused it: "
+        "ConnectionError('Error 111 connecting to localhost:6379. Connection refused.'). "
+        f"When it works again: manage.py textlink_resume {broadcast.pk}"
+    )
+    assert locmem == []
+    assert set(broadcast.messages.values_list("status", flat=True)) == {Status.QUEUED}

@@ -38,11 +38,14 @@ def tasks_setting(backend: str, alias: str = "default") -> dict[str, Any]:
 
 @pytest.fixture
 def dummy_backend(settings: Any) -> Iterator[Any]:
-    """Tasks are stored in memory, never run (Django's DummyBackend)."""
-    with override_settings(TASKS=tasks_setting("dummy.DummyBackend")):
-        backend = framework().task_backends["default"]
-        yield backend
-        backend.clear()
+    """Tasks are stored in memory, never run (Django's DummyBackend). Set through
+    pytest-django's ``settings``, so that it is undone in order with the test's other
+    setting changes (an override_settings() here would be undone before them, and their
+    undoing would bring TASKS back)."""
+    settings.TASKS = tasks_setting("dummy.DummyBackend")
+    backend = framework().task_backends["default"]
+    yield backend
+    backend.clear()
 
 
 def test_on_this_django_the_tasks_framework_is_the_expected_one() -> None:

@@ -167,7 +167,7 @@ class Command(BaseCommand):
             with path.open(newline="", encoding="utf-8-sig") as stream:
                 numbers = CSVNumbers(stream, column or DEFAULT_COLUMN, required=column is not None)
                 broadcast = sending.create_broadcast(
-                    numbers, text, sim_card_id=sim_card_id, enqueue=enqueue
+                    numbers, text, sim_card_id=sim_card_id, enqueue=False
                 )
         except UnicodeDecodeError as err:
             raise CommandError(f"{path} is not UTF-8 text: {err}") from err
@@ -180,7 +180,17 @@ class Command(BaseCommand):
         if not broadcast.recipients:
             raise CommandError(f"Nothing to send: no row of {path} is a number to send to.")
         if enqueue:
-            self.report_enqueued(broadcast)
+            # What create_broadcast(enqueue=True) does after its commit, here so that a task
+            # backend that fails (a broker that is down) gets a clear message.
+            try:
+                chunks = sending.enqueue_broadcast(broadcast.pk)
+            except Exception as err:
+                raise CommandError(
+                    f"Bulk send #{broadcast.pk} is stored, but the task backend "
+                    f"{conf.TASK_BACKEND!r} refused it: {err!r}. When it works again: "
+                    f"manage.py textlink_resume {broadcast.pk}"
+                ) from err
+            self.report_enqueued(broadcast, chunks)
         else:
             self.send_here(broadcast)
 
@@ -240,17 +250,16 @@ class Command(BaseCommand):
             )
         self.stdout.write(self.style.SUCCESS(f"{summary}."))
 
-    def report_enqueued(self, broadcast: Broadcast) -> None:
+    def report_enqueued(self, broadcast: Broadcast, chunks: int) -> None:
         broadcast.refresh_from_db()
         if broadcast.finished_at is not None:  # an immediate backend ran the chunks inline
             self.stdout.write(f"The task backend {conf.TASK_BACKEND!r} ran the chunks at once.")
             self.report_finished(broadcast)
             return
-        chunks = math.ceil(broadcast.recipients / conf.BULK_CHUNK_SIZE)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Bulk send #{broadcast.pk} enqueued on task backend {conf.TASK_BACKEND!r} "
-                f"(about {chunks} tasks): a worker sends it, e.g. `manage.py db_worker` with "
+                f"({chunks} tasks): a worker sends it, e.g. `manage.py db_worker` with "
                 "django-tasks-db."
             )
         )
