@@ -16,8 +16,10 @@ streaming query, and opens the bulk send's progress page.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ from django.contrib.admin.utils import unquote
 from django.core import signing
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponseRedirect
@@ -39,10 +42,18 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from django_textlink import contacts, events, sending, tasks
 from django_textlink.conf import conf
 from django_textlink.encoding import analyze
+from django_textlink.exceptions import TextLinkError
 from django_textlink.forms import PhoneNumberField
-from django_textlink.models import Broadcast, Contact, SMSMessage, VerifiedPhoneNumber
+from django_textlink.models import (
+    Broadcast,
+    Contact,
+    SMSMessage,
+    VerifiedPhoneNumber,
+    WebhookEvent,
+)
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
 from django_textlink.sending import INSERT_BATCH, MAX_TEXT_LENGTH, create_broadcast, requeue
 
@@ -53,11 +64,13 @@ if TYPE_CHECKING:
     SMSMessageAdminBase = admin.ModelAdmin[SMSMessage]
     ContactAdminBase = admin.ModelAdmin[Contact]
     BroadcastAdminBase = admin.ModelAdmin[Broadcast]
+    WebhookEventAdminBase = admin.ModelAdmin[WebhookEvent]
     AnyModelAdmin = admin.ModelAdmin[Any]
     ContactFormBase = forms.ModelForm[Contact]
 else:
     VerifiedPhoneNumberAdminBase = SMSMessageAdminBase = admin.ModelAdmin
     ContactAdminBase = BroadcastAdminBase = AnyModelAdmin = admin.ModelAdmin
+    WebhookEventAdminBase = admin.ModelAdmin
     ContactFormBase = forms.ModelForm
 
 #: The permission :func:`send_sms_action` asks for by default (Django creates it).
@@ -69,6 +82,17 @@ PROGRESS_REFRESH = 2
 #: A confirmation page can be sent once, within this many seconds.
 SEND_TOKEN_MAX_AGE = 24 * 3600
 SEND_ONCE_SALT = "django_textlink.admin.send_sms"
+#: The permission a reply from a contact's conversation page asks for (Django creates it).
+REPLY_PERMISSION = "django_textlink.add_smsmessage"
+#: A conversation page shows at most this many messages, the latest ones.
+CONVERSATION_LENGTH = 200
+#: The "Replay failed events" action replays at most this many events at a time (each is
+#: processed in the request, one after the other).
+REPLAY_LIMIT = 500
+#: Contact.tag's max_length.
+TAG_MAX_LENGTH = 100
+#: Selected rows are read and updated this many at a time.
+ACTION_BATCH = 500
 
 Status = SMSMessage.Status
 Direction = SMSMessage.Direction
@@ -406,13 +430,30 @@ STATUS_SYMBOLS: dict[str, str] = {
 }
 
 
-def status_badge(status: str, label: _StrOrPromise) -> str:
-    """A coloured badge that also says the status in words (never colour alone)."""
+#: Symbols of the webhook events' states and of the contacts' tag sync states.
+EVENT_STATE_SYMBOLS: dict[str, str] = {
+    WebhookEvent.State.PENDING: "○",
+    WebhookEvent.State.PROCESSING: "◔",
+    WebhookEvent.State.PROCESSED: "✓",
+    WebhookEvent.State.FAILED: "✗",
+}
+TAG_SYNC_SYMBOLS: dict[str, str] = {
+    Contact.TagSync.SYNCED: "✓",
+    Contact.TagSync.PENDING: "○",
+    Contact.TagSync.FAILED: "✗",
+}
+
+
+def status_badge(
+    status: str, label: _StrOrPromise, symbols: dict[str, str] | None = None
+) -> str:
+    """A coloured badge that also says the status in words (never colour alone).
+    ``symbols``: the symbol of each status (default: the messages' statuses)."""
     return format_html(
         '<span class="textlink-status textlink-status--{}">'
         '<span aria-hidden="true">{}</span> {}</span>',
         status,
-        STATUS_SYMBOLS.get(status, "•"),
+        (STATUS_SYMBOLS if symbols is None else symbols).get(status, "•"),
         label,
     )
 
