@@ -217,3 +217,66 @@ def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
         target = Path(os.environ["TEXTLINK_SCREENSHOTS_DIR"])
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(screenshot, target / name)
+
+
+def test_reply_from_a_contacts_conversation(
+    live_server: Any, settings: Any, tmp_path: Path
+) -> None:
+    """The Contact changelist links to the conversation; the thread shows both directions
+    and a reply typed in the box (with the live counter) is sent and joins the thread."""
+    settings.TEXTLINK = {
+        **settings.TEXTLINK,
+        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
+    }
+    User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    ada = Contact.objects.create(phone_number="+12025550101", name="Ada", tag="beta")
+    SMSMessage.objects.create(
+        phone_number=ada.phone_number, text="Is my order ready?", contact=ada,
+        direction=SMSMessage.Direction.INBOUND, status=SMSMessage.Status.RECEIVED,
+    )  # fmt: skip
+
+    with chromium_page(width=1024, height=900) as page:
+        js_errors = _drive_the_conversation(page, live_server.url, tmp_path)
+
+    assert not js_errors
+    assert [(e.phone_number, e.text) for e in django_textlink.outbox] == [
+        ("+12025550101", "Yes, come by at 5 €")
+    ]
+    assert SMSMessage.objects.get(text="Yes, come by at 5 €").contact == ada
+
+
+def _drive_the_conversation(page: Page, base: str, tmp_path: Path) -> list[str]:
+    from playwright.sync_api import expect
+
+    js_errors: list[str] = []
+    page.on("pageerror", lambda error: js_errors.append(str(error)))
+    page.route(re.compile(r"^[^?]*/static/"), serve_static)
+
+    page.goto(f"{base}/admin/login/?next=/admin/django_textlink/contact/")
+    page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
+    page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Conversation with Ada (+12025550101)").click()
+
+    expect(page.get_by_role("heading", name="Conversation with Ada (+12025550101)")).to_be_visible()
+    expect(page.locator(".textlink-bubble--inbound")).to_have_text(
+        re.compile("Received.*Is my order ready", re.S)
+    )
+    reply = page.get_by_label(re.compile(r"^Reply:?$"))
+    reply.fill("Yes, come by at 5 €")
+    expect(page.locator('#sms-counter [data-sms="encoding"]')).to_have_text("GSM-7")
+    expect(page.locator('#sms-counter [data-sms="units"]')).to_have_text("20")
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("SMS sent to +12025550101.")
+    outbound = page.locator(".textlink-bubble--outbound")
+    expect(outbound).to_contain_text("Yes, come by at 5 €")
+    expect(outbound.locator(".textlink-status--sent")).to_have_text(re.compile("sent"))
+    expect(page.get_by_label(re.compile(r"^Reply:?$"))).to_have_value("")
+    box = outbound.bounding_box()
+    inbound = page.locator(".textlink-bubble--inbound").bounding_box()
+    assert box is not None
+    assert inbound is not None
+    assert box["x"] > inbound["x"]  # sent on the right, received on the left
+    _screenshot(page, tmp_path, "admin-conversation.png")
+    return js_errors
