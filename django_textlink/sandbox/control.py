@@ -1,0 +1,256 @@
+"""Driving a sandbox from Python: :class:`SandboxClient` talks to its JSON control API
+(a sandbox in another process, or on another machine), and :func:`run_sandbox` starts
+one in this process for a test.
+
+::
+
+    from django_textlink.sandbox import run_sandbox
+
+    with run_sandbox(site_url=live_server.url, webhook_secret="...") as sandbox:
+        settings.TEXTLINK = {**settings.TEXTLINK, "BASE_URL": sandbox.base_url,
+                             "API_KEY": sandbox.api_key}
+        ...
+        code = sandbox.last_code("+12025550143")
+        sandbox.reply("+12025550143", "STOP")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+
+from django_textlink.sandbox.config import DEFAULT_API_KEY, Answer, SandboxConfig
+from django_textlink.sandbox.server import SandboxServer, make_config, serving
+from django_textlink.sandbox.state import SandboxError, SandboxState
+
+_UNSET: Any = object()
+
+
+class SandboxClient:
+    """The control API of a running sandbox at ``url`` (``http://127.0.0.1:8025``).
+
+    Every method raises :class:`SandboxError` when the sandbox refuses (an unknown
+    message, a bad phone number...). Webhook outcomes are dicts with ``kind``, ``url``,
+    ``status`` (the site's HTTP status, or None), ``ok`` (status 200), ``error`` and
+    ``body`` (the start of the site's answer)."""
+
+    def __init__(self, url: str, *, api_key: str = DEFAULT_API_KEY, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        #: What ``TEXTLINK["BASE_URL"]`` must be to send through this sandbox.
+        self.base_url = f"{self.url}/api"
+        self.api_key = api_key
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.trust_env = False  # the sandbox is local: never through a proxy
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> SandboxClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _call(self, method: str, route: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.session.request(
+            method, f"{self.url}/_sandbox/{route}", timeout=self.timeout, **kwargs
+        )
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or data.get("ok") is not True:
+            message = data.get("message") if isinstance(data, dict) else None
+            raise SandboxError(str(message or f"The sandbox answered HTTP {response.status_code}"))
+        return data
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Wait until the sandbox answers (after starting it in another process)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._call("GET", "health")
+            except (requests.RequestException, SandboxError):
+                if time.monotonic() >= deadline:
+                    raise SandboxError(f"No sandbox answered at {self.url}") from None
+                time.sleep(0.05)
+            else:
+                return
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def messages(
+        self, phone: str | None = None, *, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Messages and codes, newest first: all, or only ``phone``'s; ``kind`` is
+        ``"sms"``, ``"code"`` or ``"reply"``."""
+        params = {key: value for key, value in (("phone", phone), ("kind", kind)) if value}
+        return list(self._call("GET", "messages", params=params)["messages"])
+
+    def message(self, message_id: int) -> dict[str, Any]:
+        return dict(self._call("GET", f"messages/{int(message_id)}")["message"])
+
+    def last_code(self, phone: str) -> str | None:
+        """The newest verification code sent to ``phone`` (None when none was)."""
+        codes = self.messages(phone, kind="code")
+        return str(codes[0]["code"]) if codes else None
+
+    def tags(self) -> dict[str, str]:
+        """Tags set through ``update-contect-tag`` (or :meth:`change_tag`), per phone."""
+        return dict(self._call("GET", "tags")["tags"])
+
+    def calls(self) -> list[dict[str, Any]]:
+        """TextLink API calls received, newest first, with the answer given."""
+        return list(self._call("GET", "calls")["calls"])
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """Webhooks sent to the site, newest first, with the site's answer."""
+        return list(self._call("GET", "webhooks")["webhooks"])
+
+    def faults(self) -> dict[str, Any]:
+        return dict(self._call("GET", "faults")["faults"])
+
+    # -- acting --------------------------------------------------------------------------------
+
+    def reply(
+        self,
+        phone: str,
+        text: str,
+        *,
+        name: str | None = None,
+        tag: str | None = None,
+        sim_card_id: int | None = None,
+    ) -> dict[str, Any]:
+        """An SMS from ``phone`` arrives: fires the received webhook; returns its outcome."""
+        body: dict[str, Any] = {"phone_number": phone, "text": text}
+        for key, value in (("name", name), ("tag", tag), ("sim_card_id", sim_card_id)):
+            if value is not None:
+                body[key] = value
+        return dict(self._call("POST", "reply", json=body)["webhook"])
+
+    def fail(
+        self, message_id: int | None = None, *, custom_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Message ``message_id`` (or the one sent with ``custom_id``) fails: fires the sent
+        webhook, then the failed one; returns both outcomes."""
+        body: dict[str, Any] = {}
+        if message_id is not None:
+            body["message_id"] = message_id
+        if custom_id is not None:
+            body["custom_id"] = custom_id
+        return list(self._call("POST", "fail", json=body)["webhooks"])
+
+    def change_tag(self, phone: str, tag: str, *, name: str | None = None) -> dict[str, Any]:
+        """The contact's tag changes in TextLink: fires the tag webhook; returns its outcome."""
+        body: dict[str, Any] = {"phone_number": phone, "tag": tag}
+        if name is not None:
+            body["name"] = name
+        return dict(self._call("POST", "tag", json=body)["webhook"])
+
+    def set_faults(
+        self,
+        *,
+        latency: float = _UNSET,
+        error_rate: float = _UNSET,
+        queued_rate: float = _UNSET,
+        numbers: Mapping[str, Any] = _UNSET,
+    ) -> dict[str, Any]:
+        """Change the given fault settings (the others stay); ``numbers`` replaces every
+        per-number answer: ``{"+12025550143": 500, "send-code:+1...": {"status": 400,
+        "body": {...}}, "+1...": "json:{...}"}``. Returns the faults now in force."""
+        changes: dict[str, Any] = {}
+        for key, value in (
+            ("latency", latency),
+            ("error_rate", error_rate),
+            ("queued_rate", queued_rate),
+        ):
+            if value is not _UNSET:
+                changes[key] = value
+        if numbers is not _UNSET:
+            changes["numbers"] = {
+                key: value.to_dict() if isinstance(value, Answer) else value
+                for key, value in (numbers or {}).items()
+            }
+        return dict(self._call("POST", "faults", json=changes)["faults"])
+
+    def clear_faults(self) -> dict[str, Any]:
+        """No latency, no errors, no per-number answers."""
+        return dict(self._call("DELETE", "faults")["faults"])
+
+    def reset(self) -> None:
+        """Forget every message, code, tag and log; faults go back to the startup ones."""
+        self._call("POST", "reset", json={})
+
+
+class RunningSandbox(SandboxClient):
+    """A sandbox started by :func:`run_sandbox`: the control API plus direct access to
+    the ``server``, its ``state`` and ``config``."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        super().__init__(server.url, api_key=server.config.api_key)
+        self.server = server
+        self.config: SandboxConfig = server.config
+        self.state: SandboxState = server.state
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+
+@contextmanager
+def run_sandbox(
+    config: SandboxConfig | None = None,
+    *,
+    api_key: str = DEFAULT_API_KEY,
+    site_url: str | None = None,
+    webhook_base: str | None = None,
+    webhook_secret: str | None = None,
+    webhook_timeout: float = 10.0,
+    latency: float = 0.0,
+    error_rate: float = 0.0,
+    queued_rate: float = 0.0,
+    faults: dict[str, Any] | None = None,
+    seed: int | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    verbose: bool = False,
+    auto_webhooks: bool = False,
+) -> Iterator[RunningSandbox]:
+    """Start a sandbox in a daemon thread (on a free port unless ``port`` is given) and
+    stop it on exit. Pass a :class:`SandboxConfig`, or its settings as keywords."""
+    if config is None:
+        config = make_config(
+            host=host,
+            port=port,
+            api_key=api_key,
+            site_url=site_url,
+            webhook_base=webhook_base,
+            webhook_secret=webhook_secret,
+            webhook_timeout=webhook_timeout,
+            latency=latency,
+            error_rate=error_rate,
+            queued_rate=queued_rate,
+            faults=faults,
+            seed=seed,
+            verbose=verbose,
+            auto_webhooks=auto_webhooks,
+        )
+    with serving(config) as server:
+        sandbox = RunningSandbox(server)
+        try:
+            yield sandbox
+        finally:
+            sandbox.close()
+
+
+__all__ = ["RunningSandbox", "SandboxClient", "run_sandbox"]
