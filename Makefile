@@ -12,14 +12,18 @@ PYTHON_LATEST ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 VENV_LATEST ?= .venv-django61
 DJANGO_LATEST ?= Django>=6.1,<6.2
+# Variables for that run's pytest (test-postgres sets TEXTLINK_TEST_DB=postgres).
+LATEST_ENV ?=
 
-.PHONY: demo worker test lint typecheck pytest test-latest bench clean help
+.PHONY: demo worker test lint typecheck pytest test-latest test-postgres bench bench-webhooks clean help
 
 help:
 	@echo "make demo    run the example project at http://127.0.0.1:$(PORT) (PORT=... to change)"
 	@echo "make worker  run the example's task worker (start the demo with TEXTLINK_TASKS=db)"
 	@echo "make test    lint, type-check and run every test (Django 5.2, and Django 6.1 on Python 3.12+)"
-	@echo "make bench   run the benchmarks in bench/"
+	@echo "make test-postgres  every test again on the PostgreSQL server that PGHOST (PGPORT, PGUSER,"
+	@echo "             PGPASSWORD) names, both Django versions; .ci/run starts a throwaway server for it"
+	@echo "make bench   run the benchmarks in bench/ (make bench-webhooks: the webhook one, under gunicorn)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,11 +64,28 @@ test-latest:
 		$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade pip; \
 		$(VENV_LATEST)/bin/python -m pip install --quiet -e ".[drf,test,example]" "$(DJANGO_LATEST)"; \
 		$(VENV_LATEST)/bin/python -c 'import sys, django; print("Django", django.get_version(), "on Python", sys.version.split()[0])'; \
-		$(VENV_LATEST)/bin/pytest; \
+		$(LATEST_ENV) $(VENV_LATEST)/bin/pytest; \
 	fi
+
+# The whole suite on PostgreSQL (TEXTLINK_TEST_DB=postgres; see tests/settings.py), on both
+# Django versions. Not part of `make test`, which needs no server: it uses the one that
+# PGHOST, PGPORT, PGUSER and PGPASSWORD name (Django creates and drops test_textlink there).
+# .ci/run starts a throwaway cluster, reached over a Unix socket, and runs this after `make test`.
+test-postgres: $(STAMP)
+	@if [ -z "$$PGHOST" ]; then \
+		echo "make test-postgres needs a PostgreSQL server: set PGHOST (and PGPORT, PGUSER,"; \
+		echo "PGPASSWORD as needed). .ci/run starts a throwaway one."; \
+		exit 1; \
+	fi
+	TEXTLINK_TEST_DB=postgres $(BIN)/pytest
+	@$(MAKE) --no-print-directory test-latest LATEST_ENV=TEXTLINK_TEST_DB=postgres
 
 bench: $(STAMP)
 	$(BIN)/python bench/client.py
+
+# PostgreSQL when PGHOST is set, else a file SQLite database (see bench/webhooks.py).
+bench-webhooks: $(STAMP)
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) $(VENV_LATEST) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
