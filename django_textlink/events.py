@@ -13,18 +13,20 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from contextlib import nullcontext
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from django_textlink import contacts, signals
 from django_textlink.conf import conf
 from django_textlink.masking import mask_phone
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
+from django_textlink.payloads import E164_RE
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
 
 logger = logging.getLogger("django_textlink.events")
@@ -33,6 +35,8 @@ State = WebhookEvent.State
 Status = SMSMessage.Status
 OUTBOUND = SMSMessage.Direction.OUTBOUND
 FAILED_BY_TEXTLINK = "TextLink reported the message as failed."
+#: An event still ``processing`` this long after it arrived was left by a dead process.
+STALE_PROCESSING = timedelta(minutes=5)
 
 
 def dedup_key(kind: str, payload: dict[str, Any]) -> str:
@@ -41,11 +45,14 @@ def dedup_key(kind: str, payload: dict[str, Any]) -> str:
 
 
 def store_event(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
-    """Store an event once. Returns ``(event, created)``; a duplicate returns the stored
-    event and False, also when several identical posts race."""
+    """Store an event once, ``pending``. Returns ``(event, created)``; a duplicate returns
+    the stored event and False, also when several identical posts race."""
     key = dedup_key(kind, payload)
+    # In autocommit mode the INSERT commits on its own; inside a transaction (e.g.
+    # ATOMIC_REQUESTS) a savepoint keeps a duplicate's IntegrityError from breaking it.
+    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
     try:
-        with transaction.atomic():
+        with guard:
             return WebhookEvent.objects.create(kind=kind, payload=payload, dedup_key=key), True
     except IntegrityError:
         existing = WebhookEvent.objects.filter(dedup_key=key).first()
@@ -54,44 +61,88 @@ def store_event(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]
         return existing, False
 
 
-def dispatch(event: WebhookEvent) -> None:
-    """Process a newly stored event now, or as a task (``WEBHOOK_PROCESSING = "task"``)."""
-    if conf.WEBHOOK_PROCESSING == "task":
-        from django_textlink.tasks import enqueue_webhook_event
+def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
+    """What a webhook view does with a valid payload: store it once and process it.
+    Returns ``(event, created)``.
 
-        event_id = event.pk
-        transaction.on_commit(lambda: enqueue_webhook_event(event_id))
-    else:
-        process_event(event.pk)
+    Inline (the default), the event row and its effects are written in one transaction,
+    the handler inside a savepoint: when the handler or a signal receiver raises, only
+    its own changes roll back and the event is committed as ``failed`` with the error.
+    TextLink's 200 is sent after that commit, so an accepted event is always stored.
+    With ``WEBHOOK_PROCESSING = "task"`` the event is stored ``pending`` and a task
+    processes it after commit.
+    """
+    if conf.WEBHOOK_PROCESSING != "inline":
+        event, created = store_event(kind, payload)
+        if created:
+            from django_textlink.tasks import enqueue_webhook_event
+
+            event_id = event.pk
+            transaction.on_commit(lambda: enqueue_webhook_event(event_id))
+        return event, created
+    key = dedup_key(kind, payload)
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                kind=kind, payload=payload, dedup_key=key, state=State.PROCESSED,
+                attempts=1, processed_at=timezone.now(),
+            )  # fmt: skip
+            try:
+                with transaction.atomic():
+                    HANDLERS[kind](event)
+            except Exception as err:  # recorded for replay; TextLink still gets 200
+                _mark_failed(event, err)
+    except IntegrityError:
+        existing = WebhookEvent.objects.filter(dedup_key=key).first()
+        if existing is None:  # not a duplicate: a real integrity problem
+            raise
+        return existing, False
+    return event, True
+
+
+def _mark_failed(event: WebhookEvent, err: Exception) -> None:
+    event.state = State.FAILED
+    event.error = f"{type(err).__name__}: {err}"[:2000]
+    event.processed_at = None
+    event.save(update_fields=["state", "error", "processed_at"])
+    logger.exception("TextLink %s webhook event %s failed", event.kind, event.pk)
 
 
 def process_event(event_id: int, *, replay: bool = False) -> bool:
-    """Process a stored event exactly once (a ``pending`` one, or a ``failed`` one when
-    replaying). Returns True when it was processed successfully."""
-    allowed = [State.FAILED] if replay else [State.PENDING]
-    claimed = WebhookEvent.objects.filter(pk=event_id, state__in=allowed).update(
-        state=State.PROCESSING, attempts=F("attempts") + 1
-    )
-    if not claimed:
+    """Process a stored event exactly once: a ``pending`` one, or when replaying a
+    ``failed`` one (or one left ``processing`` for more than ``STALE_PROCESSING``, by a
+    process that died). Returns True when it was processed successfully."""
+    events = WebhookEvent.objects.filter(pk=event_id)
+    if replay:
+        stale = timezone.now() - STALE_PROCESSING
+        events = events.filter(
+            Q(state=State.FAILED) | Q(state=State.PROCESSING, received_at__lt=stale)
+        )
+    else:
+        events = events.filter(state=State.PENDING)
+    if not events.update(state=State.PROCESSING, attempts=F("attempts") + 1):
         return False
-    event = WebhookEvent.objects.get(pk=event_id)
+    return _process_claimed(WebhookEvent.objects.get(pk=event_id))
+
+
+def _process_claimed(event: WebhookEvent) -> bool:
+    """Run the handler and its signal, and record the outcome, in one transaction; on any
+    error roll the handler's changes back and mark the event ``failed``."""
     try:
         with transaction.atomic():
             HANDLERS[event.kind](event)
+            WebhookEvent.objects.filter(pk=event.pk).update(
+                state=State.PROCESSED, error="", processed_at=timezone.now()
+            )
     except Exception as err:  # any failure is recorded for replay; TextLink still gets 200
-        WebhookEvent.objects.filter(pk=event_id).update(
-            state=State.FAILED, error=f"{type(err).__name__}: {err}"[:2000]
-        )
-        logger.exception("TextLink %s webhook event %s failed", event.kind, event_id)
+        _mark_failed(event, err)
         return False
-    WebhookEvent.objects.filter(pk=event_id).update(
-        state=State.PROCESSED, error="", processed_at=timezone.now()
-    )
     return True
 
 
 def replay(event_ids: list[int]) -> int:
-    """Process failed events once more; returns how many succeeded."""
+    """Process failed (or stale ``processing``) events once more; returns how many
+    succeeded."""
     return sum(process_event(event_id, replay=True) for event_id in event_ids)
 
 
@@ -102,6 +153,8 @@ def _phone(payload: dict[str, Any]) -> str:
     value = payload.get("phone_number")
     if not value:
         raise ValueError("The event has no phone_number.")
+    if isinstance(value, str) and E164_RE.match(value):
+        return value  # TextLink sends E.164: no need to parse it again
     try:
         return normalize_phone(value)
     except InvalidPhoneNumber:

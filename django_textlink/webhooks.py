@@ -157,8 +157,8 @@ def _names(types: tuple[type, ...]) -> str:
 
 @method_decorator(csrf_exempt, name="dispatch")
 class WebhookView(View):
-    """Base view; subclasses set ``kind``. Override :meth:`dispatch_event` to change what
-    happens after the event is stored."""
+    """Base view; subclasses set ``kind``. Override :meth:`accept` to change what happens
+    to a valid payload."""
 
     kind: str = ""
     http_method_names = ["post"]
@@ -173,13 +173,12 @@ class WebhookView(View):
             if err.status == 403:
                 logger.warning("TextLink %s webhook refused: %s", self.kind, err.reason)
             return _error(err.status, err.reason)
-        event, created = events.store_event(self.kind, payload)
-        if created:
-            self.dispatch_event(event)
+        event, created = self.accept(payload)
         return JsonResponse({"ok": True, "event": event.pk, "duplicate": not created})
 
-    def dispatch_event(self, event: WebhookEvent) -> None:
-        events.dispatch(event)
+    def accept(self, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
+        """Store the event once and process it; override to change what happens."""
+        return events.accept(self.kind, payload)
 
 
 class ReceivedWebhookView(WebhookView):
