@@ -65,10 +65,10 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     """What a webhook view does with a valid payload: store it once and process it.
     Returns ``(event, created)``.
 
-    Inline (the default), the event row and its effects are written in one transaction,
-    the handler inside a savepoint: when the handler or a signal receiver raises, only
-    its own changes roll back and the event is committed as ``failed`` with the error.
-    TextLink's 200 is sent after that commit, so an accepted event is always stored.
+    Inline (the default), the event row and its effects are written in one transaction:
+    when the handler or a signal receiver raises, that transaction rolls back and the
+    event is stored as ``failed`` with the error, for replay. TextLink's 200 is sent after
+    the commit, so an accepted event is always stored.
     With ``WEBHOOK_PROCESSING = "task"`` the event is stored ``pending`` and a task
     processes it after commit.
     """
@@ -87,16 +87,25 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
                 kind=kind, payload=payload, dedup_key=key, state=State.PROCESSED,
                 attempts=1, processed_at=timezone.now(),
             )  # fmt: skip
-            try:
-                with transaction.atomic():
-                    HANDLERS[kind](event)
-            except Exception as err:  # recorded for replay; TextLink still gets 200
-                _mark_failed(event, err)
-    except IntegrityError:
+            HANDLERS[kind](event)
+        return event, True
+    except IntegrityError as err:
         existing = WebhookEvent.objects.filter(dedup_key=key).first()
-        if existing is None:  # not a duplicate: a real integrity problem
-            raise
-        return existing, False
+        if existing is not None:  # a duplicate: stored (and processed) once already
+            return existing, False
+        failure: Exception = err  # the handler's own integrity error
+    except Exception as err:  # recorded for replay; TextLink still gets 200
+        failure = err
+    # The handler (or a receiver) failed: its changes were rolled back with the event row.
+    # Store the event as failed, so it can be replayed.
+    try:
+        event = WebhookEvent.objects.create(
+            kind=kind, payload=payload, dedup_key=key, state=State.FAILED, attempts=1,
+            error=f"{type(failure).__name__}: {failure}"[:2000],
+        )  # fmt: skip
+    except IntegrityError:  # a concurrent duplicate got in first
+        return WebhookEvent.objects.get(dedup_key=key), False
+    logger.error("TextLink %s webhook event %s failed", kind, event.pk, exc_info=failure)
     return event, True
 
 
