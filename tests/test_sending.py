@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 import requests
 import responses
-from django.core.management import call_command
-from django.db import connection, connections
 from django.utils import timezone
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -46,6 +44,7 @@ from django_textlink.sending import (
     resume_broadcast,
     run_chunk,
 )
+from tests.support.concurrency import file_sqlite_database, run_in_threads
 from tests.support.fake_textlink import FakeTextLinkServer, run_fake_textlink
 
 BASE_URL = "https://textlinksms.test/api"  # TEXTLINK["BASE_URL"] in tests/settings.py
@@ -143,56 +142,7 @@ def sent_phones(server: FakeTextLinkServer) -> Counter[str]:
 
 @pytest.fixture
 def file_db(tmp_path: Any) -> Iterator[None]:
-    """Run the test on a migrated file SQLite database instead of the in-memory one.
-
-    Every thread opens its own connection. On the shared-cache in-memory database a
-    second writer fails at once ("database table is locked"); a file database makes it
-    wait for the lock, as a real deployment does. Needs ``django_db(transaction=True)``
-    (other threads only see committed rows). Other databases are used as they are.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    memory_settings = connections.settings["default"]
-    memory_connection = connections["default"]
-    connections.settings["default"] = {**memory_settings, "NAME": str(tmp_path / "db.sqlite3")}
-    connections["default"] = connections.create_connection("default")
-    try:
-        call_command("migrate", verbosity=0, interactive=False)
-        yield
-    finally:
-        connections["default"].close()
-        connections.settings["default"] = memory_settings
-        connections["default"] = memory_connection
-
-
-def run_in_threads(targets: list[Callable[[], Any]]) -> list[Any]:
-    """Start every target at the same moment, each in its own thread with its own DB
-    connection; return their results (re-raising the first error)."""
-    barrier = threading.Barrier(len(targets))
-    results: list[Any] = [None] * len(targets)
-    errors: list[BaseException] = []
-
-    def run(index: int, target: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = target()
-        except BaseException as err:  # pragma: no cover - reported below
-            errors.append(err)
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(target=run, args=(index, target)) for index, target in enumerate(targets)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    if errors:
-        raise errors[0]
-    return results
+    yield from file_sqlite_database(tmp_path)
 
 
 # -- a single message: django_textlink.send_sms ---------------------------------------------------

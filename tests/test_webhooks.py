@@ -23,8 +23,7 @@ from typing import Any
 
 import pytest
 import responses
-from django.core.management import call_command
-from django.db import IntegrityError, connection, connections, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.dispatch import Signal
 from django.http import HttpResponse
 from django.test import Client
@@ -38,6 +37,7 @@ from django_textlink import events, signals
 from django_textlink.backends.locmem import tag_updates
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.webhooks import FIELD_TYPES
+from tests.support.concurrency import file_sqlite_database, run_in_threads
 from tests.support.inline_tasks import run_tasks_inline
 
 SECRET = "whsec-test-0123456789"  # TEXTLINK["WEBHOOK_SECRET"] in tests/settings.py
@@ -235,59 +235,7 @@ def locmem(settings: Any) -> list[Any]:
 
 @pytest.fixture
 def file_db(tmp_path: Any) -> Iterator[None]:
-    """Run the test on a migrated file SQLite database instead of the in-memory one.
-
-    Each thread opens its own connection; on the shared-cache in-memory database a second
-    writer fails at once ("database table is locked"), a file database makes it wait for
-    the lock as a deployment does. Transactions start IMMEDIATE (Django's SQLite option for
-    concurrent writers), so a transaction that read first cannot fail to upgrade its lock.
-    Needs ``django_db(transaction=True)``. PostgreSQL is used as it is.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    memory_settings = connections.settings["default"]
-    memory_connection = connections["default"]
-    connections.settings["default"] = {
-        **memory_settings,
-        "NAME": str(tmp_path / "db.sqlite3"),
-        "OPTIONS": {**memory_settings.get("OPTIONS", {}), "transaction_mode": "IMMEDIATE"},
-    }
-    connections["default"] = connections.create_connection("default")
-    try:
-        call_command("migrate", verbosity=0, interactive=False)
-        yield
-    finally:
-        connections["default"].close()
-        connections.settings["default"] = memory_settings
-        connections["default"] = memory_connection
-
-
-def run_in_threads(targets: list[Callable[[], Any]]) -> list[Any]:
-    """Start every target at the same moment, each in its own thread with its own DB
-    connection; return their results (re-raising the first error)."""
-    barrier = threading.Barrier(len(targets))
-    results: list[Any] = [None] * len(targets)
-    errors: list[BaseException] = []
-
-    def run(index: int, target: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = target()
-        except BaseException as err:  # pragma: no cover - reported below
-            errors.append(err)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, t)) for i, t in enumerate(targets)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    if errors:
-        raise errors[0]
-    return results
+    yield from file_sqlite_database(tmp_path)
 
 
 # -- the documented payloads ----------------------------------------------------------------------
