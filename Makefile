@@ -19,7 +19,7 @@ LATEST_ENV ?=
 
 help:
 	@echo "make demo    run the example project at http://127.0.0.1:$(PORT) (PORT=... to change)"
-	@echo "make worker  run the example's task worker (start the demo with TEXTLINK_TASKS=db)"
+	@echo "make worker  run the example's task worker (for the example run by hand with TEXTLINK_TASKS=db)"
 	@echo "make test    lint, type-check and run every test (Django 5.2, and Django 6.1 on Python 3.12+)"
 	@echo "make test-postgres  every test again on the PostgreSQL server that PGHOST (PGPORT, PGUSER,"
 	@echo "             PGPASSWORD) names, both Django versions; .ci/run starts a throwaway server for it"
@@ -32,13 +32,14 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# The whole loop offline (docs/quickstart.md): example_project/demo.py migrates its own
+# database (example_project/demo.sqlite3), creates the demo admin and contacts, and runs the
+# TextLink sandbox (SANDBOX_PORT, 8025), a task worker and the site (PORT) until Ctrl-C.
 demo: $(STAMP)
-	cd example_project && ../$(BIN)/python manage.py migrate --noinput
-	@echo "Open http://127.0.0.1:$(PORT)/ (Ctrl-C stops the server)"
-	cd example_project && ../$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	PORT=$(PORT) $(BIN)/python example_project/demo.py
 
-# Background tasks in a separate process: `TEXTLINK_TASKS=db make demo` in one terminal,
-# `make worker` in another (django-tasks-db's db_worker; see docs/tasks.md).
+# The example's task worker, for running the example project by hand with TEXTLINK_TASKS=db
+# (`make demo` starts its own; see docs/tasks.md).
 worker: $(STAMP)
 	cd example_project && TEXTLINK_TASKS=db ../$(BIN)/python manage.py migrate --noinput
 	cd example_project && TEXTLINK_TASKS=db ../$(BIN)/python manage.py db_worker

@@ -35,6 +35,9 @@ State = WebhookEvent.State
 Status = SMSMessage.Status
 OUTBOUND = SMSMessage.Direction.OUTBOUND
 FAILED_BY_TEXTLINK = "TextLink reported the message as failed."
+#: Stored instead of the text of a verification SMS that TextLink reports as sent/failed:
+#: the code must never be stored.
+CODE_TEXT_REMOVED = "[verification code SMS: text not stored]"
 #: An event still ``processing`` this long after it arrived was left by a dead process.
 STALE_PROCESSING = timedelta(minutes=5)
 
@@ -61,6 +64,32 @@ def store_event(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]
         return existing, False
 
 
+def without_verification_code(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """TextLink also fires the sent (and failed) webhook for the verification SMS it sent
+    through ``/send-code``, with the code in its text. Such a payload, one that matches none
+    of our outbound messages, for a number a code was recently sent to, loses its text
+    before anything stores it."""
+    if kind not in (WebhookEvent.Kind.SENT, WebhookEvent.Kind.FAILED):
+        return payload
+    if payload.get("portal") or payload.get("custom_id") not in (None, ""):
+        return payload
+    text, phone = payload.get("text"), payload.get("phone_number")
+    if not isinstance(text, str) or not text or not isinstance(phone, str):
+        return payload
+    try:
+        phone = _phone(payload)
+    except ValueError:
+        return payload
+    from django_textlink.verification import code_recently_sent
+
+    if not code_recently_sent(phone):
+        return payload
+    ours = SMSMessage.objects.filter(direction=OUTBOUND, phone_number=phone, text=text)
+    if ours.exists():
+        return payload
+    return {**payload, "text": CODE_TEXT_REMOVED}
+
+
 def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     """What a webhook view does with a valid payload: store it once and process it.
     Returns ``(event, created)``.
@@ -72,6 +101,7 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     With ``WEBHOOK_PROCESSING = "task"`` the event is stored ``pending`` and a task
     processes it after commit.
     """
+    payload = without_verification_code(kind, payload)
     if conf.WEBHOOK_PROCESSING != "inline":
         event, created = store_event(kind, payload)
         if created:
@@ -239,6 +269,8 @@ def _find_outbound(
 def handle_sent(event: WebhookEvent) -> None:
     payload = event.payload
     phone = _phone(payload)
+    if payload.get("text") == CODE_TEXT_REMOVED:
+        return  # a verification SMS: not one of our messages, and not to be recorded
     message = None
     if not payload.get("portal"):
         # Any status: a message sent through the API is already ``sent`` (and one whose
@@ -268,6 +300,9 @@ def handle_sent(event: WebhookEvent) -> None:
 def handle_failed(event: WebhookEvent) -> None:
     payload = event.payload
     phone = _phone(payload)
+    if payload.get("text") == CODE_TEXT_REMOVED:
+        logger.warning("TextLink reports a verification SMS to %s as failed", mask_phone(phone))
+        return
     message = _find_outbound(payload, phone, exclude=[Status.FAILED])
     textlink_id = payload.get("textlink_id")
     if message is None:

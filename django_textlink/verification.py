@@ -292,6 +292,7 @@ class PhoneVerification:
             if err.delivery_unknown:
                 # The code may have reached the phone: let it be checked.
                 _cache().set(_key("issue", phone_number), secrets.token_hex(8), timeout=lifetime)
+                mark_code_sent(phone_number)
             else:  # surely not sent: it does not count
                 release_all(hits)
             logger.warning("Verification code for %s not sent: %s", mask_phone(phone_number), err)
@@ -300,6 +301,7 @@ class PhoneVerification:
             ) from err
         # A fresh issue id: the wrong-code counter starts again for the new code.
         _cache().set(_key("issue", phone_number), secrets.token_hex(8), timeout=lifetime)
+        mark_code_sent(phone_number)
         logger.info("Verification code sent to %s", mask_phone(phone_number))
         return StartResult(
             phone_number=phone_number, resend_in=conf.RESEND_COOLDOWN, expires_in=lifetime
@@ -356,6 +358,19 @@ class PhoneVerification:
             sender=type(self), phone_number=phone_number, request=self.request, user=self.user
         )
         return CheckResult(verified=True, phone_number=phone_number, token=token)
+
+
+# -- verification SMS seen again in TextLink's sent/failed webhooks ----------------------------
+
+
+def mark_code_sent(phone_number: str) -> None:
+    """Remember (not the code: only the fact) that a code SMS went to this number, so the
+    sent/failed webhooks TextLink fires for it can be told apart from our messages."""
+    _cache().set(_key("code-sent", phone_number), 1, timeout=conf.CODE_LIFETIME + 3600)
+
+
+def code_recently_sent(phone_number: str) -> bool:
+    return _cache().get(_key("code-sent", phone_number)) is not None
 
 
 # -- tokens: a signed proof that a number was verified ----------------------------------

@@ -67,3 +67,22 @@ def test_example_settings_pass_system_checks(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_example_on_the_sandbox_says_so_and_links_to_its_inbox(tmp_path: Path) -> None:
+    """What `make demo` sets (example_project/demo.py): the HTTP backend pointed at the
+    offline sandbox. Nothing needs to listen there to render the home page."""
+    sandbox = "http://127.0.0.1:9"
+    with run_example(
+        tmp_path,
+        TEXTLINK_API_KEY="sandbox-key",
+        TEXTLINK_BASE_URL=f"{sandbox}/api",
+        TEXTLINK_SANDBOX_URL=f"{sandbox}/",
+    ) as (url, _log):
+        page = requests.get(url, timeout=5)
+        assert "TextLinkBackend" in page.text
+        assert re.search(r"offline\s+<strong>TextLink sandbox</strong>", page.text)
+        assert "no SMS leaves this machine" in page.text
+        assert f'<a href="{sandbox}/">sandbox inbox</a>' in page.text
+        assert 'name="text"' in page.text, "the sandbox costs nothing: anyone may try it"
+        assert "sandbox-key" not in page.text

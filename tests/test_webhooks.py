@@ -1448,3 +1448,46 @@ def test_arbitrary_objects_with_the_right_secret_never_get_a_500(settings, locme
 
     assert {"200", "400", "processed", "failed"} <= set(seen), seen
     assert not {"pending", "processing"} & set(seen), seen
+
+
+# -- TextLink's sent/failed webhooks for a verification SMS: the code is never stored ------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["sent", "failed"])
+def test_the_webhook_for_a_verification_sms_never_stores_the_code(client, locmem, fired, kind):
+    from django.core import management
+
+    from django_textlink.verification import PhoneVerification
+
+    PhoneVerification().start(PHONE)
+    code = locmem[-1].code
+    body = {"secret": SECRET, "phone_number": PHONE, "portal": False, "timestamp": TIMESTAMP,
+            "text": locmem[-1].text}  # fmt: skip
+    assert code in body["text"]
+
+    response = post(client, kind, body)
+
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.state == WebhookEvent.State.PROCESSED
+    assert code not in json.dumps(event.payload)
+    assert not SMSMessage.objects.exists()  # not recorded as one of our messages
+    assert fired.calls == []
+    out = io.StringIO()
+    management.call_command("dumpdata", "django_textlink", stdout=out)
+    assert code not in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_sent_webhook_for_our_own_message_keeps_its_text_even_after_a_code(client, locmem):
+    from django_textlink.verification import PhoneVerification
+
+    PhoneVerification().start(PHONE)
+    message = django_textlink.send_sms(PHONE, "Your table is ready")
+    body = {"secret": SECRET, "phone_number": PHONE, "portal": False, "text": message.text}
+
+    assert post(client, "sent", body).status_code == 200
+
+    assert WebhookEvent.objects.get().payload["text"] == "Your table is ready"
+    assert SMSMessage.objects.count() == 1

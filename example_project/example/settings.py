@@ -94,6 +94,10 @@ TEXTLINK = {
     "BULK_CONCURRENCY": env.int("TEXTLINK_BULK_CONCURRENCY", default=50),
 }
 
+# Where the offline TextLink sandbox's inbox is (example_project/demo.py sets it): the home
+# page links to it, and says it runs on the sandbox when BASE_URL points there.
+TEXTLINK_SANDBOX_URL = env.str("TEXTLINK_SANDBOX_URL", default="").rstrip("/")
+
 # Background tasks (bulk sends, retries): see docs/tasks.md.
 # "immediate": inline, in the process that enqueues them (Django's ImmediateBackend).
 # "db": stored in the database by django-tasks-db; `manage.py db_worker` runs them.

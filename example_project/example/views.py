@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,12 +13,23 @@ from django_textlink.conf import conf
 from django_textlink.exceptions import TextLinkError
 from example.forms import TestMessageForm
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
 
 def home(request: HttpRequest) -> HttpResponse:
     backend_class = load_backend_class()
     simulated = issubclass(backend_class, SimulatedBackend)
-    # Sending through the real backend costs money: only staff may try it.
-    can_send = simulated or request.user.is_staff
+    # The HTTP backend pointed at the offline sandbox (`make demo`): nothing leaves the machine.
+    # Only a sandbox on this machine counts (a mistyped TEXTLINK_SANDBOX_URL could otherwise
+    # let anyone send real SMS with the form below).
+    sandbox_url: str = getattr(settings, "TEXTLINK_SANDBOX_URL", "")
+    sandbox = bool(
+        not simulated
+        and urlsplit(sandbox_url).hostname in LOOPBACK
+        and conf.BASE_URL.rstrip("/") == f"{sandbox_url}/api"
+    )
+    # Sending through real TextLink costs money: only staff may try it.
+    can_send = simulated or sandbox or request.user.is_staff
     form = TestMessageForm(request.POST or None)
     if request.method == "POST" and can_send and form.is_valid():
         try:
@@ -34,6 +48,9 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "backend_name": backend_class.__name__,
             "simulated": simulated,
+            "sandbox": sandbox,
+            "sandbox_url": sandbox_url,
+            "tasks": getattr(settings, "TEXTLINK_TASKS", "immediate"),
             "base_url": conf.BASE_URL,
             "can_send": can_send,
             "form": form,
