@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -64,7 +62,6 @@ def test_bulk_benchmark_runs_and_verifies_every_message_was_sent_exactly_once():
 
 def test_webhook_benchmark_runs_and_verifies_every_event_was_stored_exactly_once():
     """Under gunicorn, on the suite's own kind of database (PostgreSQL in test-postgres)."""
-    pytest.importorskip("gunicorn", reason="gunicorn is in the dev extra (make test has it)")
     db = "postgres" if os.environ.get("TEXTLINK_TEST_DB") == "postgres" else "sqlite"
     result = subprocess.run(
         [
