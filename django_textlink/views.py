@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -73,6 +74,19 @@ class _FlowMixin:
         context.setdefault("retry_after", None)
         return context
 
+    def render_refusal(
+        self, form: forms.Form, err: LimitExceeded | VerificationUnavailable
+    ) -> HttpResponse:
+        """The form again with the refusal: 429 with ``Retry-After`` for a limit, 503 when
+        TextLink cannot be reached."""
+        form.add_error(None, str(err.message))
+        render = self.render_to_response  # type: ignore[attr-defined]
+        if isinstance(err, LimitExceeded):
+            context = self.get_context_data(form=form, retry_after=err.retry_after)
+            return _refused(render(context, status=429), err)
+        response: HttpResponse = render(self.get_context_data(form=form), status=503)
+        return response
+
 
 @method_decorator(never_cache, name="dispatch")
 class VerifyPhoneView(_FlowMixin, PhoneFormView):
@@ -87,17 +101,8 @@ class VerifyPhoneView(_FlowMixin, PhoneFormView):
         except (InvalidPhoneNumber, CountryNotAllowed) as err:
             form.add_error("phone_number", str(getattr(err, "message", err)))
             return self.form_invalid(form)
-        except LimitExceeded as err:
-            form.add_error(None, str(err.message))
-            return _refused(
-                self.render_to_response(
-                    self.get_context_data(form=form, retry_after=err.retry_after), status=429
-                ),
-                err,
-            )
-        except VerificationUnavailable as err:
-            form.add_error(None, str(err.message))
-            return self.render_to_response(self.get_context_data(form=form), status=503)
+        except (LimitExceeded, VerificationUnavailable) as err:
+            return self.render_refusal(form, err)
         session.set_pending_phone(self.request, started.phone_number)
         return HttpResponseRedirect(
             _with_next(reverse("textlink:verify-confirm"), safe_next_url(self.request))
@@ -157,17 +162,8 @@ class ConfirmPhoneView(_FlowMixin, CodeFormView):
         except InvalidCode as err:
             form.add_error("code", str(err.message))
             return self.form_invalid(form)
-        except LimitExceeded as err:
-            form.add_error(None, str(err.message))
-            return _refused(
-                self.render_to_response(
-                    self.get_context_data(form=form, retry_after=err.retry_after), status=429
-                ),
-                err,
-            )
-        except VerificationUnavailable as err:
-            form.add_error(None, str(err.message))
-            return self.render_to_response(self.get_context_data(form=form), status=503)
+        except (LimitExceeded, VerificationUnavailable) as err:
+            return self.render_refusal(form, err)
         if not result:
             if result.attempts_left:
                 message = _("That code is not right. Check the SMS and try again.")
