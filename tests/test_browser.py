@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.browser import chromium_page
+from tests.support.browser import chromium_page, collect_js_errors
 from tests.support.example_server import run_example
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ConsoleMessage, Page
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.browser
 
@@ -61,15 +61,7 @@ def test_signup_with_phone_verification_in_a_real_browser(page: Page, tmp_path: 
     def step() -> None:
         seen.extend([page.url, page.content()])
 
-    js_errors: list[str] = []  # uncaught exceptions and console errors (failed loads too)
-    page.on("pageerror", lambda error: js_errors.append(str(error)))
-
-    def on_console(msg: ConsoleMessage) -> None:
-        # The browser asks for /favicon.ico by itself; the example has none.
-        if msg.type == "error" and not msg.location["url"].endswith("/favicon.ico"):
-            js_errors.append(f"{msg.text} ({msg.location['url']})")
-
-    page.on("console", on_console)
+    js_errors = collect_js_errors(page)  # uncaught exceptions and console errors
 
     with run_example(tmp_path, TEXTLINK_API_KEY="") as (url, log_path):
         page.goto(url)

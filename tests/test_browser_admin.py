@@ -31,11 +31,11 @@ from django.contrib.auth.models import User
 import django_textlink
 from django_textlink.encoding import analyze
 from django_textlink.models import Broadcast, Contact, SMSMessage
-from tests.support.browser import chromium_page
+from tests.support.browser import chromium_page, collect_js_errors
 from tests.support.inline_tasks import run_tasks_inline
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ConsoleMessage, Page, Route
+    from playwright.sync_api import Page, Route
 
 pytestmark = pytest.mark.browser
 
@@ -106,14 +106,7 @@ def test_send_sms_from_the_admin_with_the_live_counter(
 def _drive_the_browser(page: Page, base: str, tmp_path: Path) -> tuple[str, list[str]]:
     from playwright.sync_api import expect
 
-    js_errors: list[str] = []
-    page.on("pageerror", lambda error: js_errors.append(str(error)))
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error" and not msg.location["url"].endswith("/favicon.ico"):
-            js_errors.append(f"{msg.text} ({msg.location['url']})")
-
-    page.on("console", on_console)
+    js_errors = collect_js_errors(page)
     page.route(re.compile(r"^[^?]*/static/"), serve_static)
 
     # Log in through the admin's login page.

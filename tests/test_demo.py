@@ -43,11 +43,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from django_textlink.sandbox import SandboxClient
-from tests.support.browser import chromium_page, require_browser
+from tests.support.browser import chromium_page, collect_js_errors, require_browser
 from tests.support.example_server import EXAMPLE_DIR, example_env, free_port
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ConsoleMessage, Locator, Page
+    from playwright.sync_api import Locator, Page
 
 DEMO = EXAMPLE_DIR / "demo.py"
 START_TIMEOUT = 45  # seconds for migrate, demo_setup and the three children
@@ -258,14 +258,7 @@ def _drive_the_demo(
 ) -> list[str]:
     from playwright.sync_api import expect
 
-    js_errors: list[str] = []
-    page.on("pageerror", lambda error: js_errors.append(str(error)))
-
-    def on_console(msg: ConsoleMessage) -> None:
-        if msg.type == "error" and not msg.location["url"].endswith("/favicon.ico"):
-            js_errors.append(f"{msg.text} ({msg.location['url']})")
-
-    page.on("console", on_console)
+    js_errors = collect_js_errors(page)
     inbox = page.context.new_page()
     inbox.set_default_timeout(10_000)
     inbox.on("pageerror", lambda error: js_errors.append(str(error)))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import ConsoleMessage, Page
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -71,3 +71,17 @@ def chromium_page(width: int = 640, height: int = 720) -> Iterator[Page]:
             yield page
         finally:
             browser.close()
+
+
+def collect_js_errors(page: Page) -> list[str]:
+    """A list that fills with the page's JavaScript errors and console errors (the
+    browser's automatic /favicon.ico request excepted)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error" and not msg.location["url"].endswith("/favicon.ico"):
+            errors.append(f"{msg.text} ({msg.location['url']})")
+
+    page.on("console", on_console)
+    return errors
