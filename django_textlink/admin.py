@@ -55,8 +55,14 @@ from django_textlink.models import (
     VerifiedPhoneNumber,
     WebhookEvent,
 )
-from django_textlink.phone import InvalidPhoneNumber, normalize_phone
-from django_textlink.sending import INSERT_BATCH, MAX_TEXT_LENGTH, create_broadcast, requeue
+from django_textlink.sending import (
+    INSERT_BATCH,
+    MAX_TEXT_LENGTH,
+    RecipientScreen,
+    create_broadcast,
+    known_contacts,
+    requeue,
+)
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise
@@ -215,45 +221,21 @@ def _recipients(
 
 
 def summarize_recipients(recipients: Iterator[str | tuple[str, int | None]]) -> RecipientSummary:
-    """Count what :func:`create_broadcast` would send and skip, without storing anything:
-    one query per ``INSERT_BATCH`` distinct numbers for the opted-out contacts."""
+    """Count what :func:`create_broadcast` would send and skip, without storing anything
+    (the same :class:`~django_textlink.sending.RecipientScreen`): one query per
+    ``INSERT_BATCH`` distinct numbers for the opted-out contacts."""
+    screen = RecipientScreen(max_examples=MAX_EXAMPLES)
     summary = RecipientSummary()
-    seen: set[str] = set()
-    batch: list[str] = []
-
-    def check_opted_out() -> None:
-        opted_out = set(
-            Contact.objects.filter(phone_number__in=batch, opted_out=True).values_list(
-                "phone_number", flat=True
-            )
-        )
+    for batch in screen.batches(recipients, INSERT_BATCH):
+        known = known_contacts(phone for phone, _ in batch)
+        opted_out = sorted(phone for phone, _ in batch if known.get(phone, (0, False))[1])
         summary.opted_out += len(opted_out)
         summary.recipients += len(batch) - len(opted_out)
         room = MAX_EXAMPLES - len(summary.opted_out_examples)
-        summary.opted_out_examples.extend(sorted(opted_out)[: max(room, 0)])
-        batch.clear()
-
-    for recipient in recipients:
-        summary.rows += 1
-        value = recipient if isinstance(recipient, str) else recipient[0]
-        try:
-            phone = normalize_phone(value)
-        except InvalidPhoneNumber as err:
-            summary.invalid += 1
-            if len(summary.invalid_examples) < MAX_EXAMPLES:
-                summary.invalid_examples.append({"value": str(value)[:64], "reason": str(err)})
-            continue
-        if phone in seen:
-            summary.duplicates += 1
-            if len(summary.duplicate_examples) < MAX_EXAMPLES:
-                summary.duplicate_examples.append(phone)
-            continue
-        seen.add(phone)
-        batch.append(phone)
-        if len(batch) >= INSERT_BATCH:
-            check_opted_out()
-    if batch:
-        check_opted_out()
+        summary.opted_out_examples.extend(opted_out[: max(room, 0)])
+    summary.rows = screen.rows
+    summary.invalid, summary.invalid_examples = screen.invalid, screen.invalid_examples
+    summary.duplicates, summary.duplicate_examples = screen.duplicates, screen.duplicate_examples
     return summary
 
 

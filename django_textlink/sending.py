@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import timedelta
 from typing import Any
 
@@ -258,37 +259,18 @@ def create_broadcast(
     # Each batch is looked up in one IN (...) list: keep it under the parameter limit.
     limit = _max_query_params(connections[router.db_for_write(SMSMessage)])
     batch_size = INSERT_BATCH if limit is None else max(1, min(INSERT_BATCH, limit - 1))
+    screen = RecipientScreen(max_examples=Broadcast.MAX_REPORTED_INVALID)
+    counts = {"opted_out": 0, "recipients": 0}
     with transaction.atomic():
         broadcast = Broadcast.objects.create(text=text, sim_card_id=sim_card_id, created_by=user)
-        seen: set[str] = set()
-        invalid: list[dict[str, str]] = []
-        counts = {"invalid": 0, "duplicates": 0, "opted_out": 0, "recipients": 0}
-        batch: list[tuple[str, int | None]] = []
-        for recipient in recipients:
-            value, contact_id = (recipient, None) if isinstance(recipient, str) else recipient
-            try:
-                phone = normalize_phone(value)
-            except InvalidPhoneNumber as err:
-                counts["invalid"] += 1
-                if len(invalid) < Broadcast.MAX_REPORTED_INVALID:
-                    invalid.append({"value": str(value)[:64], "reason": str(err)})
-                continue
-            if phone in seen:
-                counts["duplicates"] += 1
-                continue
-            seen.add(phone)
-            batch.append((phone, contact_id))
-            if len(batch) >= batch_size:
-                _insert(broadcast, batch, counts)
-                batch = []
-        if batch:
+        for batch in screen.batches(recipients, batch_size):
             _insert(broadcast, batch, counts)
         Broadcast.objects.filter(pk=broadcast.pk).update(
             recipients=counts["recipients"],
-            skipped_invalid=counts["invalid"],
-            skipped_duplicates=counts["duplicates"],
+            skipped_invalid=screen.invalid,
+            skipped_duplicates=screen.duplicates,
             skipped_opted_out=counts["opted_out"],
-            invalid_numbers=invalid,
+            invalid_numbers=screen.invalid_examples,
             finished_at=None if counts["recipients"] else timezone.now(),
         )
         broadcast.refresh_from_db()
@@ -297,21 +279,68 @@ def create_broadcast(
             transaction.on_commit(lambda: enqueue_broadcast(broadcast_id))
     logger.info(
         "Bulk send %s stored: %d recipients, skipped %d invalid, %d duplicates, %d opted out",
-        broadcast.pk, counts["recipients"], counts["invalid"], counts["duplicates"],
-        counts["opted_out"],
+        broadcast.pk, counts["recipients"], screen.invalid, screen.duplicates, counts["opted_out"],
     )  # fmt: skip
     return broadcast
+
+
+@dataclass
+class RecipientScreen:
+    """Normalizes and de-duplicates recipients in one pass, in batches, counting (and
+    keeping up to ``max_examples`` of) the invalid numbers and the duplicates. Shared by
+    :func:`create_broadcast` and the admin's preview of it, so both count the same way."""
+
+    max_examples: int
+    rows: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    invalid_examples: list[dict[str, str]] = dataclass_field(default_factory=list)
+    duplicate_examples: list[str] = dataclass_field(default_factory=list)
+
+    def batches(
+        self, recipients: Iterable[Recipient], size: int = INSERT_BATCH
+    ) -> Iterator[list[tuple[str, int | None]]]:
+        """``(phone_number, contact_id)`` batches of distinct valid numbers, in order."""
+        seen: set[str] = set()
+        batch: list[tuple[str, int | None]] = []
+        for recipient in recipients:
+            self.rows += 1
+            value, contact_id = (recipient, None) if isinstance(recipient, str) else recipient
+            try:
+                phone = normalize_phone(value)
+            except InvalidPhoneNumber as err:
+                self.invalid += 1
+                if len(self.invalid_examples) < self.max_examples:
+                    self.invalid_examples.append({"value": str(value)[:64], "reason": str(err)})
+                continue
+            if phone in seen:
+                self.duplicates += 1
+                if len(self.duplicate_examples) < self.max_examples:
+                    self.duplicate_examples.append(phone)
+                continue
+            seen.add(phone)
+            batch.append((phone, contact_id))
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def known_contacts(phones: Iterable[str]) -> dict[str, tuple[int, bool]]:
+    """``phone -> (contact pk, opted out)`` for the contacts among ``phones`` (one query)."""
+    return {
+        phone: (pk, opted_out)
+        for phone, pk, opted_out in Contact.objects.filter(
+            phone_number__in=list(phones)
+        ).values_list("phone_number", "pk", "opted_out")
+    }
 
 
 def _insert(
     broadcast: Broadcast, batch: list[tuple[str, int | None]], counts: dict[str, int]
 ) -> None:
-    known = {
-        phone: (pk, opted_out)
-        for phone, pk, opted_out in Contact.objects.filter(
-            phone_number__in=[phone for phone, _ in batch]
-        ).values_list("phone_number", "pk", "opted_out")
-    }
+    known = known_contacts(phone for phone, _ in batch)
     rows = []
     for phone, contact_id in batch:
         contact_pk, opted_out = known.get(phone, (None, False))
