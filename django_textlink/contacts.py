@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from django_textlink import rows
 from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.exceptions import TextLinkError
 from django_textlink.masking import mask_phone
@@ -30,13 +31,16 @@ def upsert_contact(phone_number: str, **fields: Any) -> Contact:
     """The contact for ``phone_number`` (E.164), created if new; given non-None fields
     (name, tag, subuser_id) are updated. Never pushes anything to TextLink."""
     values = {key: value for key, value in fields.items() if value is not None}
-    contact, created = Contact.objects.get_or_create(phone_number=phone_number, defaults=values)
-    if not created:
-        changed = [key for key, value in values.items() if getattr(contact, key) != value]
-        if changed:
-            for key in changed:
-                setattr(contact, key, values[key])
-            contact.save(update_fields=[*changed, "updated_at"])
+    contact = rows.get_by(Contact, "phone_number", phone_number)  # the usual case, cheaply
+    if contact is None:
+        contact, created = Contact.objects.get_or_create(phone_number=phone_number, defaults=values)
+        if created:
+            return contact
+    changed = [key for key, value in values.items() if getattr(contact, key) != value]
+    if changed:
+        for key in changed:
+            setattr(contact, key, values[key])
+        contact.save(update_fields=[*changed, "updated_at"])
     return contact
 
 

@@ -28,6 +28,7 @@ from django_textlink.masking import mask_phone
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.payloads import E164_RE
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
+from django_textlink.rows import insert
 
 logger = logging.getLogger("django_textlink.events")
 
@@ -56,7 +57,9 @@ def store_event(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]
     guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
     try:
         with guard:
-            return WebhookEvent.objects.create(kind=kind, payload=payload, dedup_key=key), True
+            event = WebhookEvent(kind=kind, payload=payload, dedup_key=key)
+            insert(event)
+            return event, True
     except IntegrityError:
         existing = WebhookEvent.objects.filter(dedup_key=key).first()
         if existing is None:  # not a duplicate: a real integrity problem
@@ -113,10 +116,11 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     key = dedup_key(kind, payload)
     try:
         with transaction.atomic():
-            event = WebhookEvent.objects.create(
+            event = WebhookEvent(
                 kind=kind, payload=payload, dedup_key=key, state=State.PROCESSED,
                 attempts=1, processed_at=timezone.now(),
             )  # fmt: skip
+            insert(event)
             HANDLERS[kind](event)
         return event, True
     except IntegrityError as err:
@@ -129,10 +133,11 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     # The handler (or a receiver) failed: its changes were rolled back with the event row.
     # Store the event as failed, so it can be replayed.
     try:
-        event = WebhookEvent.objects.create(
+        event = WebhookEvent(
             kind=kind, payload=payload, dedup_key=key, state=State.FAILED, attempts=1,
             error=f"{type(failure).__name__}: {failure}"[:2000],
         )  # fmt: skip
+        insert(event)
     except IntegrityError:  # a concurrent duplicate got in first
         return WebhookEvent.objects.get(dedup_key=key), False
     logger.error("TextLink %s webhook event %s failed", kind, event.pk, exc_info=failure)
@@ -229,7 +234,7 @@ def handle_received(event: WebhookEvent) -> None:
         contacts.set_opt_out(contact, True)
     elif keyword in conf.OPT_IN_KEYWORDS:
         contacts.set_opt_out(contact, False)
-    message = SMSMessage.objects.create(
+    message = SMSMessage(
         direction=SMSMessage.Direction.INBOUND,
         status=Status.RECEIVED,
         phone_number=phone,
@@ -238,6 +243,7 @@ def handle_received(event: WebhookEvent) -> None:
         contact=contact,
         created_at=_when(payload),
     )
+    insert(message)
     signals.sms_received.send(sender=WebhookEvent, message=message, event=event)
 
 
@@ -277,7 +283,7 @@ def handle_sent(event: WebhookEvent) -> None:
         # failed webhook overtook this one is ``failed``); both are the same message.
         message = _find_outbound(payload, phone, exclude=[])
     if message is None:  # sent from TextLink's own console (or not found): record it
-        message = SMSMessage.objects.create(
+        message = SMSMessage(
             direction=OUTBOUND,
             status=Status.SENT,
             phone_number=phone,
@@ -288,6 +294,7 @@ def handle_sent(event: WebhookEvent) -> None:
             created_at=_when(payload),
             sent_at=_when(payload),
         )
+        insert(message)
     else:
         # A failed webhook may overtake its sent webhook: never turn failed back to sent.
         SMSMessage.objects.filter(pk=message.pk).exclude(status=Status.FAILED).update(
@@ -306,7 +313,7 @@ def handle_failed(event: WebhookEvent) -> None:
     message = _find_outbound(payload, phone, exclude=[Status.FAILED])
     textlink_id = payload.get("textlink_id")
     if message is None:
-        message = SMSMessage.objects.create(
+        message = SMSMessage(
             direction=OUTBOUND,
             status=Status.FAILED,
             phone_number=phone,
@@ -317,6 +324,7 @@ def handle_failed(event: WebhookEvent) -> None:
             contact=_contact(phone, payload),
             created_at=_when(payload),
         )
+        insert(message)
     else:
         message.status = Status.FAILED
         message.error = FAILED_BY_TEXTLINK
