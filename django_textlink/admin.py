@@ -798,22 +798,26 @@ class ContactAdmin(ContactAdminBase):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/django_textlink/contact/set_tag.html", context)
 
-    @admin.action(description=_("Retry failed tag pushes"), permissions=["change"])
+    @admin.action(description=_("Retry failed or stuck tag pushes"), permissions=["change"])
     def retry_tag_push(
         self, request: HttpRequest, queryset: QuerySet[Contact]
     ) -> HttpResponseBase | None:
-        """Mark the selected contacts whose tag push failed ``pending`` again and push their
-        current tag after the commit (as :func:`contacts.set_tag` does). Other contacts are
-        left alone."""
+        """Mark the selected contacts whose tag push failed (or has been pending for longer
+        than ``contacts.STALE_TAG_PUSH``: its task was lost) ``pending`` again and push
+        their current tag after the commit (as :func:`contacts.set_tag` does). Other
+        contacts are left alone."""
         Sync = Contact.TagSync
         total = queryset.count()
         pks = list(
-            queryset.order_by("pk").filter(tag_sync_state=Sync.FAILED).values_list("pk", flat=True)
+            contacts.retryable_tag_pushes(queryset.order_by("pk")).values_list("pk", flat=True)
         )
         if not pks:
             self.message_user(
                 request,
-                _("No tag push of the selected contacts failed: there is nothing to retry."),
+                _(
+                    "No tag push of the selected contacts failed or is stuck: there is nothing "
+                    "to retry."
+                ),
                 messages.WARNING,
             )
             return None
@@ -821,9 +825,9 @@ class ContactAdmin(ContactAdminBase):
         with transaction.atomic():
             for batch in _batches(pks):
                 marked = list(
-                    Contact.objects.select_for_update()
-                    .filter(pk__in=batch, tag_sync_state=Sync.FAILED)
-                    .values_list("pk", flat=True)
+                    contacts.retryable_tag_pushes(
+                        Contact.objects.select_for_update().filter(pk__in=batch)
+                    ).values_list("pk", flat=True)
                 )
                 Contact.objects.filter(pk__in=marked).update(
                     tag_sync_state=Sync.PENDING, tag_sync_error="", updated_at=timezone.now()
@@ -846,13 +850,13 @@ class ContactAdmin(ContactAdminBase):
             self.message_user(
                 request,
                 ngettext(
-                    "%(count)d selected contact was left alone: only failed tag pushes are "
-                    "retried.",
-                    "%(count)d selected contacts were left alone: only failed tag pushes are "
-                    "retried.",
+                    "%(count)d selected contact was left alone: only failed tag pushes, and "
+                    "pushes pending for more than %(minutes)d minutes, are retried.",
+                    "%(count)d selected contacts were left alone: only failed tag pushes, and "
+                    "pushes pending for more than %(minutes)d minutes, are retried.",
                     left,
                 )
-                % {"count": left},
+                % {"count": left, "minutes": contacts.STALE_TAG_PUSH.total_seconds() // 60},
                 messages.INFO,
             )
         return None

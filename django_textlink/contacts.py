@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from django_textlink import rows
@@ -25,6 +27,19 @@ from django_textlink.models import Contact
 logger = logging.getLogger("django_textlink.contacts")
 
 TagSync = Contact.TagSync
+#: A tag push still ``pending`` this long after it was queued is taken as lost (its task
+#: never ran, e.g. a worker that died) and can be retried like a failed one. Pushing a
+#: tag again is harmless: TextLink just sets the same tag.
+STALE_TAG_PUSH = timedelta(minutes=5)
+
+
+def retryable_tag_pushes(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
+    """The contacts of ``queryset`` whose tag push failed, or has been pending for longer
+    than :data:`STALE_TAG_PUSH` (``updated_at`` is when it was queued)."""
+    stale = timezone.now() - STALE_TAG_PUSH
+    return queryset.filter(
+        Q(tag_sync_state=TagSync.FAILED) | Q(tag_sync_state=TagSync.PENDING, updated_at__lt=stale)
+    )
 
 
 def upsert_contact(phone_number: str, **fields: Any) -> Contact:

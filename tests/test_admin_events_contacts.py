@@ -391,7 +391,8 @@ def test_a_failed_push_is_shown_and_the_retry_action_pushes_again(
 
     assert shown_messages(response)[:2] == [
         "1 tag push queued again.",
-        "2 selected contacts were left alone: only failed tag pushes are retried.",
+        "2 selected contacts were left alone: only failed tag pushes, and pushes pending for "
+        "more than 5 minutes, are retried.",
     ]
     pushed = [json.loads(call.request.body) for call in http_backend.calls[calls:]]
     assert pushed == [{"phone_number": ada.phone_number, "tag": "Warm"}]
@@ -401,8 +402,40 @@ def test_a_failed_push_is_shown_and_the_retry_action_pushes_again(
 
     nothing = admin_client.post(CONTACTS_URL, action_data("retry_tag_push", [ada.pk]), follow=True)
     assert shown_messages(nothing) == [
-        "No tag push of the selected contacts failed: there is nothing to retry."
+        "No tag push of the selected contacts failed or is stuck: there is nothing to retry."
     ]
+
+
+def test_a_tag_push_stuck_pending_is_retried_and_a_recent_one_is_not(
+    admin_client: Client,
+    people: list[Contact],
+    http_backend: responses.RequestsMock,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A push whose task was lost (a worker died) stays ``pending``: after
+    STALE_TAG_PUSH it can be retried; one queued a moment ago is left to its task."""
+    stuck, recent = people[0], people[1]
+    long_ago = timezone.now() - timedelta(minutes=6)
+    Contact.objects.filter(pk=stuck.pk).update(
+        tag="Lost", tag_sync_state=Sync.PENDING, updated_at=long_ago
+    )
+    Contact.objects.filter(pk=recent.pk).update(tag="New", tag_sync_state=Sync.PENDING)
+    http_backend.upsert(responses.POST, TAG_URL, json={"ok": True})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            CONTACTS_URL, action_data("retry_tag_push", [stuck.pk, recent.pk]), follow=True
+        )
+
+    assert shown_messages(response)[:2] == [
+        "1 tag push queued again.",
+        "1 selected contact was left alone: only failed tag pushes, and pushes pending for "
+        "more than 5 minutes, are retried.",
+    ]
+    pushed = [json.loads(call.request.body) for call in http_backend.calls]
+    assert pushed == [{"phone_number": stuck.phone_number, "tag": "Lost"}]
+    assert fresh(stuck).tag_sync_state == Sync.SYNCED
+    assert fresh(recent).tag_sync_state == Sync.PENDING
 
 
 def contact_form(contact: Contact, **changes: Any) -> dict[str, Any]:
