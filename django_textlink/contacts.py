@@ -85,10 +85,14 @@ def push_tag(contact_id: int, *, backend: BaseBackend | None = None) -> bool:
     contact = Contact.objects.filter(pk=contact_id).first()
     if contact is None:
         return False
+    started = timezone.now()
     try:
         (backend or get_backend()).update_contact_tag(contact.phone_number, contact.tag)
     except (TextLinkError, ValueError) as err:
-        Contact.objects.filter(pk=contact_id, tag=contact.tag).update(
+        # Unless the tag changed, or another push of it (a retry that overtook this one)
+        # succeeded since this one started.
+        not_synced_since = Q(tag_synced_at__isnull=True) | Q(tag_synced_at__lt=started)
+        Contact.objects.filter(not_synced_since, pk=contact_id, tag=contact.tag).update(
             tag_sync_state=TagSync.FAILED, tag_sync_error=str(err)[:1000]
         )
         logger.warning("Tag push for %s failed: %s", mask_phone(contact.phone_number), err)

@@ -14,12 +14,20 @@ values exactly as the ORM does:
   ``Model._base_manager.get(...)`` (None when there is none): each column goes through
   the backend's and the field's converters and the instance is built by ``from_db``.
 
-Both fall back to the ORM whenever the shortcut could behave differently: a ``pre_save``
-or ``post_save`` receiver is connected for the model (:func:`insert`; they get their
-usual signals); the database is neither SQLite nor PostgreSQL (the two this package is
-tested on); a field needs more than a plain ``%s`` placeholder (``get_placeholder``),
-has a database default or is generated; the model has parents (multi-table inheritance)
-or a primary key set on the client.
+Both fall back to the ORM whenever the shortcut could behave differently:
+
+* a ``pre_save`` or ``post_save`` receiver is connected for the model (:func:`insert`;
+  the receivers get their usual signals);
+* the model overrides ``save()``/``save_base()``, has parents (multi-table inheritance)
+  or ``order_with_respect_to``;
+* a field needs more than a plain ``%s`` placeholder (``get_placeholder``,
+  ``get_placeholder_sql``), has a database default or is generated;
+* a value is an expression (``Now()``, ``F(...)``), the instance has a primary key
+  already, or :func:`get_by` is asked for ``None`` or a field that is not unique;
+* the database is neither SQLite nor PostgreSQL (the two this package is tested on).
+
+Statements are kept per connection object (one per thread), so nothing built for one
+thread's connection is used by another.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -46,12 +55,16 @@ def _column(field: Field[Any, Any]) -> str:
 
 
 def _supported(model: type[Model], connection: BaseDatabaseWrapper) -> bool:
+    """Whether the statements here write and read ``model`` exactly as the ORM does."""
     meta = model._meta
-    if connection.vendor not in VENDORS or meta.parents:
+    if connection.vendor not in VENDORS or meta.parents or meta.order_with_respect_to:
         return False
+    if model.save is not Model.save or model.save_base is not Model.save_base:
+        return False  # the model's own save() must run
     for field in meta.concrete_fields:
         if (
-            hasattr(field, "get_placeholder")
+            hasattr(field, "get_placeholder")  # Django < 6.1
+            or hasattr(field, "get_placeholder_sql")  # Django 6.1+
             or getattr(field, "generated", False)
             or getattr(field, "db_default", NOT_PROVIDED) is not NOT_PROVIDED
         ):
@@ -125,25 +138,37 @@ class SelectStatement:
 
 
 _UNSUPPORTED = object()
-_inserts: dict[tuple[type[Model], str], InsertStatement | object] = {}
-_selects: dict[tuple[type[Model], str, str], SelectStatement | object] = {}
+#: The statements built for each connection (each thread has its own connection objects;
+#: a select's converters may refer to the connection they were made for).
+_cache: WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple[Any, ...], object]] = WeakKeyDictionary()
 
 
-def _insert_statement(model: type[Model], alias: str) -> InsertStatement | None:
-    key = (model, alias)
-    statement = _inserts.get(key)
+def _statements(connection: BaseDatabaseWrapper) -> dict[tuple[Any, ...], object]:
+    statements = _cache.get(connection)
+    if statements is None:
+        statements = _cache[connection] = {}
+    return statements
+
+
+def _insert_statement(
+    model: type[Model], connection: BaseDatabaseWrapper
+) -> InsertStatement | None:
+    statements = _statements(connection)
+    statement = statements.get((model,))
     if statement is None:
-        statement = InsertStatement.build(model, connections[alias]) or _UNSUPPORTED
-        _inserts[key] = statement
+        statement = statements[(model,)] = InsertStatement.build(model, connection) or _UNSUPPORTED
     return statement if isinstance(statement, InsertStatement) else None
 
 
-def _select_statement(model: type[Model], alias: str, field_name: str) -> SelectStatement | None:
-    key = (model, alias, field_name)
-    statement = _selects.get(key)
+def _select_statement(
+    model: type[Model], connection: BaseDatabaseWrapper, field_name: str
+) -> SelectStatement | None:
+    statements = _statements(connection)
+    key = (model, field_name)
+    statement = statements.get(key)
     if statement is None:
-        statement = SelectStatement.build(model, connections[alias], field_name) or _UNSUPPORTED
-        _selects[key] = statement
+        statement = SelectStatement.build(model, connection, field_name) or _UNSUPPORTED
+        statements[key] = statement
     return statement if isinstance(statement, SelectStatement) else None
 
 
@@ -151,7 +176,8 @@ def insert(obj: Model, *, using: str | None = None) -> None:
     """Insert the new instance ``obj`` as ``obj.save(force_insert=True)`` would."""
     model = type(obj)
     alias = using or router.db_for_write(model, instance=obj)
-    statement = _insert_statement(model, alias)
+    connection = connections[alias]
+    statement = _insert_statement(model, connection)
     if (
         statement is None
         or obj.pk is not None
@@ -161,9 +187,13 @@ def insert(obj: Model, *, using: str | None = None) -> None:
         obj.save(force_insert=True, using=alias)
         return
     obj._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]  # as save() does
-    connection = connections[alias]
+    values = [field.pre_save(obj, True) for field in statement.fields]
+    if any(hasattr(value, "resolve_expression") for value in values):
+        obj.save(force_insert=True, using=alias)  # e.g. a Now(): the ORM compiles it
+        return
     params = [
-        field.get_db_prep_save(field.pre_save(obj, True), connection) for field in statement.fields
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(statement.fields, values, strict=True)
     ]
     with transaction.mark_for_rollback_on_error(alias), connection.cursor() as cursor:
         cursor.execute(statement.sql, params)
@@ -179,13 +209,15 @@ def insert(obj: Model, *, using: str | None = None) -> None:
 
 
 def get_by(model: type[M], field_name: str, value: Any) -> M | None:
-    """The instance whose unique field ``field_name`` equals ``value`` (read from the
-    database writes go to, as ``get_or_create`` does), or None."""
+    """The instance whose unique field ``field_name`` equals ``value``, or None; read from
+    the database that writes go to, as ``get_or_create`` reads. Anything the statement
+    does not cover (a non-unique field, ``None``, an expression) is answered by
+    ``model._base_manager.filter(...).first()``."""
     alias = router.db_for_write(model)
-    statement = _select_statement(model, alias, field_name)
-    if statement is None:
-        return model._base_manager.using(alias).filter(**{field_name: value}).first()
     connection = connections[alias]
+    statement = _select_statement(model, connection, field_name)
+    if statement is None or value is None or hasattr(value, "resolve_expression"):
+        return model._base_manager.using(alias).filter(**{field_name: value}).first()
     prepared = statement.where.get_db_prep_value(value, connection)
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, [prepared])

@@ -16,6 +16,7 @@ import pytest
 import responses
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from django_textlink import contacts
 from django_textlink.backends.locmem import tag_updates
@@ -281,3 +282,22 @@ def test_apply_remote_tag_returns_the_old_tag_and_never_pushes(contact, locmem):
     assert contacts.apply_remote_tag(contact, "Warm") == "Cold"
     assert locmem == []
     assert fresh(contact).tag_sync_state == Sync.SYNCED
+
+
+def test_a_push_that_fails_after_a_retry_succeeded_does_not_mark_the_tag_failed(contact, rsps):
+    """A stuck push retried from the admin: when the original finally runs and fails, the
+    retry's success (after the original started) stands."""
+
+    def retry_overtakes(request: Any) -> tuple[int, dict[str, str], str]:
+        Contact.objects.filter(pk=contact.pk).update(
+            tag_sync_state=Sync.SYNCED, tag_synced_at=timezone.now()
+        )
+        return 200, {}, json.dumps({"ok": False, "message": "Temporarily unavailable"})
+
+    rsps.add_callback(responses.POST, TAG_URL, callback=retry_overtakes)
+    contacts.set_tag(contact, "Warm", push=False)
+
+    assert contacts.push_tag(contact.pk) is False
+
+    saved = fresh(contact)
+    assert (saved.tag, saved.tag_sync_state, saved.tag_sync_error) == ("Warm", Sync.SYNCED, "")
