@@ -1,5 +1,7 @@
-"""Data retention: ``manage.py textlink_purge --days N [--dry-run]`` deletes old webhook
-events and anonymises old SMS messages (text removed, phone masked), keeping recent ones."""
+"""Data retention: ``manage.py textlink_purge --days N [--contacts] [--dry-run]`` deletes
+old webhook events and anonymises old SMS messages (text removed, phone masked, contact
+unlinked), keeping recent ones; with ``--contacts`` it deletes contacts gone quiet, never
+an opted-out one."""
 
 from __future__ import annotations
 
@@ -118,6 +120,8 @@ def test_purge_deletes_old_events_and_anonymises_old_messages(data):
     assert (second.text, second.phone_number) == ("", "+381*******67")
     assert (third.text, third.phone_number) == ("", "+1********43")
     assert third.error == ""  # the error text held the phone number
+    assert first.contact_id is None  # the contact holds the full number and the name
+    assert Contact.objects.filter(phone_number=PHONE).exists()  # kept without --contacts
     # What statistics need stays.
     assert (first.direction, first.status, first.custom_id) == (OUT, "sent", "cid-old")
     assert (second.direction, second.status) == (IN, "received")
@@ -200,3 +204,50 @@ def test_negative_days_is_an_error(data, days):
 def test_days_is_required():
     with pytest.raises(CommandError, match="--days"):
         purge()
+
+
+def contact_updated(phone: str, updated_at: Any, **fields: Any) -> Contact:
+    contact = Contact.objects.create(phone_number=phone, **fields)
+    Contact.objects.filter(pk=contact.pk).update(updated_at=updated_at)  # bypass auto_now
+    return contact
+
+
+@pytest.fixture
+def address_book() -> dict[str, Contact]:
+    book = {
+        "quiet": contact_updated("+12025550101", ago(days=40), name="Quiet"),
+        "old messages only": contact_updated("+12025550102", ago(days=40), name="Old"),
+        "recent message": contact_updated("+12025550103", ago(days=40), name="Active"),
+        "opted out": contact_updated("+12025550104", ago(days=400), opted_out=True),
+        "recently changed": contact_updated("+12025550105", ago(days=2), name="New"),
+    }
+    message("Long ago", ago(days=60), contact=book["old messages only"])
+    message("Long ago", ago(days=60), contact=book["recent message"])
+    message("Yesterday", ago(days=1), contact=book["recent message"])
+    message("STOP", ago(days=300), direction=IN, contact=book["opted out"])
+    return book
+
+
+def test_contacts_gone_quiet_are_deleted_with_the_contacts_option(address_book):
+    dry = purge(days=30, contacts=True, dry_run=True)
+    assert "anonymise 3 SMS messages older than 30 days and delete 2 contacts (dry run)" in dry
+
+    output = purge("--days", "30", "--contacts")
+
+    assert "anonymised 3 SMS messages older than 30 days and deleted 2 contacts." in output
+    assert set(Contact.objects.values_list("name", flat=True)) == {"Active", "", "New"}
+    assert Contact.objects.filter(phone_number="+12025550104", opted_out=True).exists()
+    # Their old messages stay, anonymised, for the statistics.
+    assert SMSMessage.objects.filter(text="", contact=None).count() == 3
+    assert SMSMessage.objects.get(text="Yesterday").contact == address_book["recent message"]
+
+
+def test_an_opted_out_contact_is_never_deleted(address_book):
+    purge(days=0, contacts=True)
+    assert list(Contact.objects.values_list("phone_number", flat=True)) == ["+12025550104"]
+
+
+def test_without_the_contacts_option_no_contact_is_deleted(address_book):
+    output = purge(days=30)
+    assert "contacts" not in output
+    assert Contact.objects.count() == len(address_book)
