@@ -272,6 +272,28 @@ def _find_outbound(
     return candidates.order_by("-created_at", "-pk").first()
 
 
+def _record_outbound(
+    payload: dict[str, Any], phone: str, status: str, *, error: str = ""
+) -> SMSMessage:
+    """Record an outbound message that TextLink reports and we do not have (one sent from
+    TextLink's own console, or one we cannot find), as TextLink describes it."""
+    when = _when(payload)
+    message = SMSMessage(
+        direction=OUTBOUND,
+        status=status,
+        phone_number=phone,
+        text=str(payload.get("text") or ""),
+        sim_card_id=payload.get("sim_card_id"),
+        textlink_id=payload.get("textlink_id"),
+        error=error,
+        contact=_contact(phone, payload),
+        created_at=when,
+        sent_at=when if status == Status.SENT else None,
+    )
+    insert(message)
+    return message
+
+
 def handle_sent(event: WebhookEvent) -> None:
     payload = event.payload
     phone = _phone(payload)
@@ -283,18 +305,7 @@ def handle_sent(event: WebhookEvent) -> None:
         # failed webhook overtook this one is ``failed``); both are the same message.
         message = _find_outbound(payload, phone, exclude=[])
     if message is None:  # sent from TextLink's own console (or not found): record it
-        message = SMSMessage(
-            direction=OUTBOUND,
-            status=Status.SENT,
-            phone_number=phone,
-            text=str(payload.get("text") or ""),
-            sim_card_id=payload.get("sim_card_id"),
-            textlink_id=payload.get("textlink_id"),
-            contact=_contact(phone, payload),
-            created_at=_when(payload),
-            sent_at=_when(payload),
-        )
-        insert(message)
+        message = _record_outbound(payload, phone, Status.SENT)
     else:
         # A failed webhook may overtake its sent webhook: never turn failed back to sent.
         SMSMessage.objects.filter(pk=message.pk).exclude(status=Status.FAILED).update(
@@ -313,18 +324,7 @@ def handle_failed(event: WebhookEvent) -> None:
     message = _find_outbound(payload, phone, exclude=[Status.FAILED])
     textlink_id = payload.get("textlink_id")
     if message is None:
-        message = SMSMessage(
-            direction=OUTBOUND,
-            status=Status.FAILED,
-            phone_number=phone,
-            text=str(payload.get("text") or ""),
-            sim_card_id=payload.get("sim_card_id"),
-            textlink_id=textlink_id,
-            error=FAILED_BY_TEXTLINK,
-            contact=_contact(phone, payload),
-            created_at=_when(payload),
-        )
-        insert(message)
+        message = _record_outbound(payload, phone, Status.FAILED, error=FAILED_BY_TEXTLINK)
     else:
         message.status = Status.FAILED
         message.error = FAILED_BY_TEXTLINK
