@@ -186,30 +186,34 @@ def parse_fault(spec: str) -> tuple[str, Answer]:
     return parse_fault_key(key), parse_answer(answer)
 
 
-def _rate(name: str, value: object) -> float:
+def _number(value: object, high: float) -> float | None:
+    """``value`` (a number, or a string of one) as a float when it is finite and from 0 to
+    ``high``, else None. A string that is no number raises ValueError."""
     if isinstance(value, str):
         value = float(value)
     if (
         not isinstance(value, int | float)
         or isinstance(value, bool)
         or not math.isfinite(value)
-        or not 0 <= value <= 1
+        or not 0 <= value <= high
     ):
-        raise ValueError(f"{name} must be a number from 0 to 1, got {value!r}.")
+        return None
     return float(value)
+
+
+def _rate(name: str, value: object) -> float:
+    number = _number(value, 1)
+    if number is None:
+        shown = float(value) if isinstance(value, str) else value
+        raise ValueError(f"{name} must be a number from 0 to 1, got {shown!r}.")
+    return number
 
 
 def _seconds(name: str, value: object) -> float:
-    if isinstance(value, str):
-        value = float(value)
-    if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or not 0 <= value <= MAX_LATENCY
-    ):
+    number = _number(value, MAX_LATENCY)
+    if number is None:
         raise ValueError(f"{name} must be a number of seconds from 0 to {MAX_LATENCY:g}.")
-    return float(value)
+    return number
 
 
 def check_rate(value: str) -> float:
