@@ -19,13 +19,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from django_textlink.sandbox.config import DEFAULT_API_KEY, Answer, SandboxConfig
-from django_textlink.sandbox.server import SandboxServer, make_config, serving
+from django_textlink.sandbox.server import SandboxServer, SandboxSettings, make_config, serving
 from django_textlink.sandbox.state import SandboxError, SandboxState
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
 _UNSET: Any = object()
 
@@ -209,42 +212,16 @@ class RunningSandbox(SandboxClient):
 
 @contextmanager
 def run_sandbox(
-    config: SandboxConfig | None = None,
-    *,
-    api_key: str = DEFAULT_API_KEY,
-    site_url: str | None = None,
-    webhook_base: str | None = None,
-    webhook_secret: str | None = None,
-    webhook_timeout: float = 10.0,
-    latency: float = 0.0,
-    error_rate: float = 0.0,
-    queued_rate: float = 0.0,
-    faults: dict[str, Any] | None = None,
-    seed: int | None = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    verbose: bool = False,
-    auto_webhooks: bool = False,
+    config: SandboxConfig | None = None, **settings: Unpack[SandboxSettings]
 ) -> Iterator[RunningSandbox]:
     """Start a sandbox in a daemon thread (on a free port unless ``port`` is given) and
-    stop it on exit. Pass a :class:`SandboxConfig`, or its settings as keywords."""
+    stop it on exit. Pass a :class:`SandboxConfig`, or its settings as keywords (those of
+    :func:`~django_textlink.sandbox.server.make_config`: ``api_key``, ``site_url``,
+    ``webhook_base``, ``webhook_secret``, ``webhook_timeout``, ``latency``,
+    ``error_rate``, ``queued_rate``, ``faults``, ``seed``, ``host``, ``port``,
+    ``verbose``, ``auto_webhooks``)."""
     if config is None:
-        config = make_config(
-            host=host,
-            port=port,
-            api_key=api_key,
-            site_url=site_url,
-            webhook_base=webhook_base,
-            webhook_secret=webhook_secret,
-            webhook_timeout=webhook_timeout,
-            latency=latency,
-            error_rate=error_rate,
-            queued_rate=queued_rate,
-            faults=faults,
-            seed=seed,
-            verbose=verbose,
-            auto_webhooks=auto_webhooks,
-        )
+        config = make_config(**settings)
     with serving(config) as server:
         sandbox = RunningSandbox(server)
         try:

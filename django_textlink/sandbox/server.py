@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import parse_qs, urlsplit
 
 from django_textlink import __version__
@@ -512,6 +512,26 @@ def _faults_from_form(fields: dict[str, str]) -> dict[str, Any]:
 
 
 # -- running it -----------------------------------------------------------------------------
+
+
+class SandboxSettings(TypedDict, total=False):
+    """The keyword settings :func:`run_sandbox` passes on to :func:`make_config`, where
+    their defaults are."""
+
+    host: str
+    port: int
+    api_key: str
+    site_url: str | None
+    webhook_base: str | None
+    webhook_secret: str | None
+    webhook_timeout: float
+    latency: float
+    error_rate: float
+    queued_rate: float
+    faults: dict[str, Any] | None
+    seed: int | None
+    verbose: bool
+    auto_webhooks: bool
 
 
 def make_config(
