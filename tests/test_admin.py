@@ -22,6 +22,7 @@ import django_textlink
 from django_textlink.admin import _new_send_token
 from django_textlink.models import Broadcast, Contact, SMSMessage, VerifiedPhoneNumber
 from django_textlink.sending import create_broadcast
+from tests.support.changelist import action_data
 from tests.support.example_server import EXAMPLE_DIR, example_env, run_example
 from tests.support.inline_tasks import run_tasks_inline
 
@@ -52,17 +53,6 @@ def phone(n: int) -> str:
 
 def sent_numbers() -> list[str]:
     return sorted(entry.phone_number for entry in django_textlink.outbox)
-
-
-def action_data(action: str, ids: list[int], **extra: Any) -> dict[str, Any]:
-    """What the changelist posts when an action's "Go" button is pressed."""
-    return {
-        "action": action,
-        "index": "0",
-        "select_across": "0",
-        "_selected_action": [str(pk) for pk in ids],
-        **extra,
-    }
 
 
 def send_data(ids: list[int], **extra: Any) -> dict[str, Any]:

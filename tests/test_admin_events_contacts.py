@@ -30,6 +30,7 @@ import django_textlink.admin as textlink_admin
 from django_textlink import signals
 from django_textlink.backends.locmem import tag_updates
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
+from tests.support.changelist import action_data
 from tests.support.inline_tasks import run_tasks_inline
 
 pytestmark = pytest.mark.django_db
@@ -92,17 +93,6 @@ def webhook(client: Client, kind: str, body: dict[str, Any]) -> WebhookEvent:
     )
     assert response.status_code == 200  # also when a receiver raises
     return WebhookEvent.objects.order_by("-pk").first()
-
-
-def action_data(action: str, ids: list[int], **extra: Any) -> dict[str, Any]:
-    """What the changelist posts when an action's button ("Go", "Run" in 6.1) is pressed."""
-    return {
-        "action": action,
-        "index": "0",
-        "select_across": "0",
-        "_selected_action": [str(pk) for pk in ids],
-        **extra,
-    }
 
 
 def shown_messages(response: Any) -> list[str]:
