@@ -11,14 +11,19 @@ textlink.W002   ``TEXTLINK["BASE_URL"]`` is plain http to a host other than loop
 textlink.W003   ``TEXTLINK["CODE_LIFETIME"]`` is over 10 minutes (OWASP ASVS 2.7).
 textlink.E006   The webhook URLs are routed but ``TEXTLINK["WEBHOOK_SECRET"]`` is not set and
                 DEBUG is off: every webhook would be refused with 403.
-textlink.E005   The cache behind the verification limits is a DummyCache: no limit can
+textlink.E005   ``LIMIT_STORE`` is ``"cache"`` and that cache is a DummyCache: no limit can
                 hold, so every code request would be refused.
 textlink.W004   (deploy) No ``TEXTLINK["ALLOWED_COUNTRIES"]``: codes can be sent, at your
                 cost, to any country (SMS pumping fraud targets expensive destinations).
-textlink.W005   (deploy) The verification limits live in a per-process LocMem cache: each
-                process counts on its own, multiplying every limit.
-textlink.W006   (deploy) The verification limits live in a database or file cache, whose
-                ``incr`` is not atomic: concurrent requests can exceed a limit.
+textlink.W005   (deploy) ``LIMIT_STORE`` is ``"cache"`` on a per-process LocMem cache: each
+                process counts on its own, multiplying every limit, and cheap requests
+                can evict the counters.
+textlink.W006   (deploy) ``LIMIT_STORE`` is ``"cache"`` on a database or file cache, whose
+                ``incr`` is not atomic and which culls entries when full.
+textlink.W007   (deploy) The site is behind a proxy (``SECURE_PROXY_SSL_HEADER`` or
+                ``USE_X_FORWARDED_HOST``/``_PORT`` is set) but ``TRUSTED_PROXIES`` is empty:
+                every client shares the proxy's per-IP limit (or, on a Unix socket, the
+                one bucket of requests without an address).
 =============== ==========================================================================
 """
 
@@ -127,14 +132,18 @@ CHECKED_OPTIONS = (
     "TIMEOUT", "MAX_RETRIES", "RETRY_BACKOFF", "POOL_SIZE", "WEBHOOK_SECRETS", "DEFAULT_REGION",
     "SERVICE_NAME", "CODE_LIFETIME", "SIM_CARD_ID", "SOURCE_COUNTRY", "ALLOWED_COUNTRIES",
     "RESEND_COOLDOWN", "SENDS_PER_PHONE_PER_HOUR", "SENDS_PER_IP_PER_HOUR",
-    "WRONG_CODES_PER_CODE", "CHECKS_PER_PHONE_PER_HOUR", "DAILY_SEND_BUDGET", "TRUSTED_PROXIES",
-    "CACHE", "TOKEN_MAX_AGE",
+    "WRONG_CODES_PER_CODE", "CHECKS_PER_PHONE_PER_HOUR", "CHECKS_PER_IP_PER_HOUR",
+    "DAILY_SEND_BUDGET", "TRUSTED_PROXIES", "TRUSTS_UNIX_PEER", "LIMIT_STORE", "CACHE",
+    "TOKEN_MAX_AGE", "ALLOWED_ORIGINS",
 )  # fmt: skip
 
 
 def _counter_cache_backend() -> str | None:
-    """The dotted backend path of the cache that holds the verification counters."""
+    """The dotted backend path of the cache that holds the verification state, or None
+    when it lives in the database (the default ``LIMIT_STORE``)."""
     try:
+        if conf.LIMIT_STORE != "cache":
+            return None
         alias = conf.CACHE
     except TextLinkConfigurationError:
         return None
@@ -160,9 +169,11 @@ def _verification_checks() -> list[CheckMessage]:
     if backend and backend.endswith(".DummyCache"):
         messages.append(
             Error(
-                "The cache behind the verification limits is a DummyCache: no limit can be "
-                "counted, so every verification code request would be refused.",
-                hint=f"Point {setting_name('CACHE')} at a real cache (Redis, Memcached).",
+                f"{setting_name('LIMIT_STORE')} is 'cache' and the cache is a DummyCache: no "
+                "limit can be counted, so every verification code request would be refused.",
+                hint=f"Remove {setting_name('LIMIT_STORE')} (the database store is the "
+                f"default), or point {setting_name('CACHE')} at a shared cache that does not "
+                "evict (Redis with maxmemory-policy noeviction).",
                 id="textlink.E005",
             )
         )
@@ -201,22 +212,57 @@ def check_deploy(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
             )
         )
     backend = _counter_cache_backend() or ""
+    store_hint = (
+        f"Remove {setting_name('LIMIT_STORE')} to keep the limits in the database (the "
+        f"default), or point {setting_name('CACHE')} at a shared cache that does not evict "
+        "(Redis with maxmemory-policy noeviction)."
+    )
     if backend.endswith(".LocMemCache"):
         messages.append(
             Warning(
-                "The verification limits are counted in a LocMem cache, which each process "
-                "keeps on its own: with N processes every limit is N times higher.",
-                hint=f"Point {setting_name('CACHE')} at a shared cache (Redis, Memcached).",
+                "The verification limits are kept in a LocMem cache, which each process keeps "
+                "on its own (with N processes every limit is N times higher), which a restart "
+                "empties and whose culling lets cheap requests evict every counter.",
+                hint=store_hint,
                 id="textlink.W005",
             )
         )
     elif backend.endswith((".DatabaseCache", ".FileBasedCache")):
         messages.append(
             Warning(
-                "The verification limits are counted in a database or file cache, whose incr "
-                "is not atomic: concurrent requests can exceed a limit.",
-                hint=f"Point {setting_name('CACHE')} at Redis or Memcached.",
+                "The verification limits are kept in a database or file cache, whose incr is "
+                "not atomic (concurrent requests can exceed a limit) and which culls entries "
+                "when full.",
+                hint=store_hint,
                 id="textlink.W006",
             )
         )
+    messages += _proxy_checks()
     return messages
+
+
+def _proxy_checks() -> list[CheckMessage]:
+    try:
+        trusted = conf.TRUSTED_PROXIES or conf.TRUSTS_UNIX_PEER
+    except TextLinkConfigurationError:
+        return []  # reported as textlink.E004
+    behind_proxy = bool(
+        getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+        or getattr(settings, "USE_X_FORWARDED_HOST", False)
+        or getattr(settings, "USE_X_FORWARDED_PORT", False)
+    )
+    if trusted or not behind_proxy:
+        return []
+    return [
+        Warning(
+            f"The site is behind a proxy but {setting_name('TRUSTED_PROXIES')} is empty: the "
+            "per-IP verification limits see the proxy, not the client, so all clients share "
+            "one limit (behind a Unix socket REMOTE_ADDR is empty, and all requests share "
+            "the bucket of requests without an address).",
+            hint=f"Set {setting_name('TRUSTED_PROXIES')} to the proxy's addresses, e.g. "
+            "['10.0.0.0/8'], or to ['unix'] when Django listens on a Unix socket behind nginx; "
+            "the proxy must set X-Forwarded-For (nginx: proxy_set_header X-Forwarded-For "
+            "$remote_addr).",
+            id="textlink.W007",
+        )
+    ]

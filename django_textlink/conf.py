@@ -25,6 +25,10 @@ DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
 
 Timeout = float | tuple[float, float]
 
+#: The TRUSTED_PROXIES item that trusts a peer with no IP address (a Unix socket).
+UNIX_PEER = "unix"
+LIMIT_STORES = ("database", "cache")
+
 DEFAULTS: dict[str, Any] = {
     "API_KEY": None,
     "BASE_URL": DEFAULT_BASE_URL,
@@ -46,9 +50,12 @@ DEFAULTS: dict[str, Any] = {
     "SENDS_PER_IP_PER_HOUR": 10,
     "WRONG_CODES_PER_CODE": 5,
     "CHECKS_PER_PHONE_PER_HOUR": 10,
+    "CHECKS_PER_IP_PER_HOUR": 30,
     "DAILY_SEND_BUDGET": None,
     "TRUSTED_PROXIES": (),
+    "LIMIT_STORE": "database",
     "CACHE": "default",
+    "ALLOWED_ORIGINS": (),
     "TOKEN_MAX_AGE": 1800,
     # Messaging (see django_textlink.sending)
     "BULK_CHUNK_SIZE": 1000,
@@ -234,28 +241,80 @@ class TextLinkSettings:
         return _whole_number("CHECKS_PER_PHONE_PER_HOUR", self.get("CHECKS_PER_PHONE_PER_HOUR"))
 
     @property
+    def CHECKS_PER_IP_PER_HOUR(self) -> int:
+        """Code checks per client (IP, IPv6 /64) per hour, over every number."""
+        return _whole_number("CHECKS_PER_IP_PER_HOUR", self.get("CHECKS_PER_IP_PER_HOUR"))
+
+    @property
     def DAILY_SEND_BUDGET(self) -> int | None:
         """At most this many codes a day for the whole site (None: no budget)."""
         value = self.get("DAILY_SEND_BUDGET")
         return None if value is None else _whole_number("DAILY_SEND_BUDGET", value)
 
-    @property
-    def TRUSTED_PROXIES(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        """Proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty: REMOTE_ADDR only."""
+    def _trusted_proxy_items(self) -> list[Any]:
         value = self.get("TRUSTED_PROXIES") or ()
         if isinstance(value, str):
             value = (value,)
+        if not isinstance(value, list | tuple | set | frozenset):
+            raise TextLinkConfigurationError(
+                f"{setting_name('TRUSTED_PROXIES')} must be a list of IP addresses or networks "
+                f"such as ['10.0.0.0/8'] (or 'unix'), got {value!r}."
+            )
+        return list(value)
+
+    @property
+    def TRUSTED_PROXIES(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.
+        The item ``"unix"`` (see :attr:`TRUSTS_UNIX_PEER`) is not a network and is left out."""
+        items = [item for item in self._trusted_proxy_items() if item != UNIX_PEER]
         try:
-            return tuple(ipaddress.ip_network(str(item), strict=False) for item in value)
+            return tuple(ipaddress.ip_network(str(item), strict=False) for item in items)
         except (TypeError, ValueError) as err:
             raise TextLinkConfigurationError(
                 f"{setting_name('TRUSTED_PROXIES')} must be a list of IP addresses or networks "
-                f"such as ['10.0.0.0/8']: {err}"
+                f"such as ['10.0.0.0/8'] (or 'unix'): {err}"
             ) from err
 
     @property
+    def TRUSTS_UNIX_PEER(self) -> bool:
+        """``"unix"`` in TRUSTED_PROXIES: a peer without an IP address (Django served on a
+        Unix socket behind a proxy, so ``REMOTE_ADDR`` is empty) is a trusted proxy."""
+        self.TRUSTED_PROXIES  # noqa: B018 -- validates the whole list
+        return UNIX_PEER in self._trusted_proxy_items()
+
+    @property
+    def LIMIT_STORE(self) -> str:
+        """Where the verification flow keeps its security state (limit counters, live-code
+        markers, used tokens): ``"database"`` (the default; shared by every process,
+        never evicted, survives restarts) or ``"cache"`` (the cache named by ``CACHE``,
+        which must be shared and must not evict)."""
+        value = self.get("LIMIT_STORE")
+        if value not in LIMIT_STORES:
+            raise TextLinkConfigurationError(
+                f"{setting_name('LIMIT_STORE')} must be 'database' or 'cache', got {value!r}."
+            )
+        return str(value)
+
+    @property
+    def ALLOWED_ORIGINS(self) -> tuple[str, ...]:
+        """Origins (``"https://app.example.com"``, or ``"https://*.example.com"``) whose
+        pages may call the verification API cross-site from a browser."""
+        value = self.get("ALLOWED_ORIGINS") or ()
+        if isinstance(value, str):
+            value = (value,)
+        if not isinstance(value, list | tuple | set | frozenset) or not all(
+            isinstance(item, str) and origin_problem(item) is None for item in value
+        ):
+            raise TextLinkConfigurationError(
+                f"{setting_name('ALLOWED_ORIGINS')} must be a list of origins such as "
+                f"['https://app.example.com'] (scheme and host, no path), got {value!r}."
+            )
+        return tuple(item.rstrip("/").lower() for item in value)
+
+    @property
     def CACHE(self) -> str:
-        """The alias in settings.CACHES that holds the verification counters."""
+        """The alias in settings.CACHES that holds the verification state when
+        ``LIMIT_STORE`` is ``"cache"``."""
         value = self.get("CACHE")
         if not isinstance(value, str) or value not in settings.CACHES:
             raise TextLinkConfigurationError(
@@ -400,6 +459,21 @@ def base_url_problem(value: object) -> str | None:
         return f"must be an http(s) URL with a host, got {value!r}."
     if parts.query or parts.fragment:
         return f"must not have a query string or fragment, got {value!r}."
+    return None
+
+
+def origin_problem(value: str) -> str | None:
+    """Why ``value`` is not an origin (``scheme://host[:port]``, the host may start with
+    ``*.``), or None."""
+    try:
+        parts = urlsplit(value.rstrip("/"))
+        parts.port  # noqa: B018 -- raises ValueError for a malformed port
+    except ValueError:
+        return "is not a valid origin"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) origin with a host"
+    if parts.path or parts.query or parts.fragment or parts.username:
+        return "must be scheme://host[:port] only"
     return None
 
 

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.db import router, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from django_textlink import session
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
-from django_textlink.verification import MAX_CODE_LENGTH, InvalidToken, read_token, redeem_token
+from django_textlink.verification import (
+    MAX_CODE_LENGTH,
+    InvalidToken,
+    read_token,
+    redeem_token,
+    release_token,
+)
+
+T = TypeVar("T")
 
 PHONE_NOT_VERIFIED = "phone_not_verified"
 
@@ -82,8 +94,14 @@ class VerifiedPhoneFormMixin:
 
         form = SignupForm(request.POST, request=request)
         if form.is_valid():
-            user = form.save()
-            form.save_verified_phone(user)   # redeems the token, records the number
+            user = form.save_with_verified_phone()  # one transaction: save, redeem, record
+            if user is not None:
+                ...  # log in, redirect
+        # else: render the form; a token used meanwhile is an error on phone_number
+
+    One verification makes one account, ever: :meth:`save_with_verified_phone` redeems
+    the token in the same transaction as the save, so of several submissions racing with
+    one token exactly one saves; the others save nothing and get a form error.
 
     The form gets a ``phone_number`` field (unless it has one) and a hidden, optional
     ``verification_token`` field for API clients that verified through the DRF endpoints.
@@ -145,16 +163,83 @@ class VerifiedPhoneFormMixin:
             "phone_number", PHONE_NOT_VERIFIED
         )
 
+    def save_with_verified_phone(
+        self, save: Callable[[], T] | None = None, *, user: Any = None
+    ) -> T | None:
+        """Save the form and redeem its phone verification in one transaction; record the
+        number as verified. Returns what the save returned, or None when the token was
+        used meanwhile (by a concurrent submission, say): then nothing was saved and the
+        form has an error on ``phone_number`` to show.
+
+        ``save`` defaults to ``self.save`` (a ``ModelForm``); pass a callable for a plain
+        form (``form.save_with_verified_phone(lambda: User.objects.create_user(...))``).
+        The number is recorded for ``user``, else for the saved object when it is a user,
+        else for the signed-in user, if any. Errors of the save itself (an
+        ``IntegrityError``, say) propagate after the rollback, with the token unused.
+        """
+        from django_textlink.models import VerificationState, VerifiedPhoneNumber
+
+        token, phone = self._verification_token, self.verified_phone_number
+        if token is None or phone is None:
+            raise ValueError(
+                "save_with_verified_phone() needs a valid form (call is_valid() first)."
+            )
+        saver: Callable[[], Any] = save if save is not None else self.save  # type: ignore[attr-defined]
+        signed_in = self._signed_in_user()
+        try:
+            with transaction.atomic(using=router.db_for_write(VerificationState)):
+                # First: of racing submissions, the losers stop here (the redemption of
+                # the winner holds the row until it commits) before saving anything.
+                phone = redeem_token(token, phone_number=phone, user=signed_in)
+                try:
+                    saved = saver()
+                except BaseException:
+                    release_token(token)  # a store outside the transaction (cache)
+                    raise
+                owner = user if user is not None else saved
+                if not isinstance(owner, get_user_model()):
+                    owner = signed_in
+                VerifiedPhoneNumber.record(phone, owner)
+        except InvalidToken as err:
+            self.phone_number_to_verify = phone
+            self.add_error(  # type: ignore[attr-defined]
+                "phone_number", forms.ValidationError(str(err.message), code=PHONE_NOT_VERIFIED)
+            )
+            return None
+        if self.request is not None:
+            session.clear(self.request)
+        result: T = saved
+        return result
+
+    def _signed_in_user(self) -> Any:
+        user = getattr(self.request, "user", None)
+        return user if getattr(user, "is_authenticated", False) else None
+
     def save_verified_phone(self, user: Any = None) -> str:
-        """Redeem the token (once) and record the number as verified for ``user``."""
-        from django_textlink.models import VerifiedPhoneNumber
+        """Redeem the token (once) and record the number as verified for ``user``.
+
+        Lower level than :meth:`save_with_verified_phone`: call it inside the same
+        ``transaction.atomic()`` block as the save it belongs to, so that a token used
+        meanwhile (:class:`~django_textlink.verification.InvalidToken`) rolls the save
+        back. Called outside a transaction it warns: the object was saved already, and a
+        second submission with the same token would have saved one too."""
+        from django_textlink.models import VerificationState, VerifiedPhoneNumber
 
         if self._verification_token is None or self.verified_phone_number is None:
             raise ValueError("save_verified_phone() needs a valid form (call is_valid() first).")
-        phone = redeem_token(
-            self._verification_token, phone_number=self.verified_phone_number, user=user
-        )
-        VerifiedPhoneNumber.record(phone, user)
+        using = router.db_for_write(VerificationState)
+        if not transaction.get_connection(using).in_atomic_block:
+            warnings.warn(
+                "save_verified_phone() outside transaction.atomic() lets one verification "
+                "make several accounts; use form.save_with_verified_phone() instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        with transaction.atomic(using=using):
+            phone = redeem_token(
+                self._verification_token, phone_number=self.verified_phone_number, user=user
+            )
+            VerifiedPhoneNumber.record(phone, user)
         if self.request is not None:
             session.clear(self.request)
         return phone

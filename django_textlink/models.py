@@ -299,3 +299,28 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
+
+
+class VerificationState(models.Model):
+    """One entry of the verification flow's security state, in the database store (the
+    default ``TEXTLINK["LIMIT_STORE"]``): a slice of a rate-limit counter, the marker of
+    a live code, "a code was just sent to this number", or a used token.
+
+    ``key`` never holds a phone number, an IP address or a token: only a keyed hash of
+    them (see :mod:`django_textlink.limitstore`). Rows past ``expires_at`` mean nothing;
+    ``textlink_purge`` deletes them, and the store does so from time to time on its own.
+    """
+
+    key = models.CharField(_("key"), max_length=200, primary_key=True)
+    count = models.IntegerField(_("count"), default=0)
+    value = models.CharField(_("value"), max_length=64, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    objects: ClassVar[models.Manager[VerificationState]] = models.Manager()
+
+    class Meta:
+        verbose_name = _("verification state entry")
+        verbose_name_plural = _("verification state entries")
+
+    def __str__(self) -> str:
+        return self.key

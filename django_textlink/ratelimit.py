@@ -1,19 +1,20 @@
-"""Atomic rate limits on Django's cache, for the verification flow.
+"""Atomic sliding-window rate limits, for the verification flow.
 
 A :class:`WindowLimit` allows at most ``limit`` hits in any ``window`` seconds. It keeps
-one counter per slice of the window (``window / slices`` seconds) and sums the slices
-that cover the last ``window`` seconds, so it is a sliding window, not a fixed one that
-lets ``2 * limit`` through around a boundary.
+one counter per slice of the window (``window / slices`` seconds) in a
+:class:`~django_textlink.limitstore.Store` (the database by default), and each counter
+expires ``window`` seconds after the *last* hit it counted: a hit is counted for at least
+``window`` seconds (so it is a sliding window, not a fixed one that lets ``2 * limit``
+through around a boundary), and ``Retry-After`` is never longer than the window.
 
-Each hit first increments its slice with ``cache.add`` + ``cache.incr`` (atomic on every
-cache Django ships except the database and file caches), then adds the earlier slices to
-the value its own ``incr`` returned. A hit that finds that total over the limit takes its
-increment back and is refused. Each hit counts itself and every hit before it, and none
-after it, so concurrent requests admit exactly ``limit``: never more, and not fewer
-because racing requests saw each other's increments.
-
-The cache must be shared by every process (Redis, Memcached); a per-process LocMem cache
-multiplies the limits by the number of processes (a deploy check warns about it).
+Each hit increments its slice, then adds the live earlier slices. A hit that finds the
+total over the limit is refused and leaves nothing counted. :func:`acquire_all` decides
+all the limits of one request in one :meth:`~django_textlink.limitstore.Store.atomic`
+block: in the database store that is a transaction whose ``UPDATE`` holds the counter's
+lock until the decision commits, so concurrent requests, threads or processes are
+admitted exactly ``limit`` times, and a refusal rolls back every hit of the request. In
+the cache store each hit counts itself and every hit before it, and none after it (the
+value its own ``incr`` returned), and a refusal takes its increments back.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from django.core.cache import BaseCache
+if TYPE_CHECKING:
+    from django_textlink.limitstore import Store
 
 #: The clock every limit reads; tests replace it (``django_textlink.ratelimit.clock``).
 clock: Callable[[], float] = time.time
@@ -42,12 +44,19 @@ class Hit:
     slice_key: str
 
 
+class _Refused(Exception):
+    def __init__(self, limit: WindowLimit, retry_after: float) -> None:
+        super().__init__(limit.name)
+        self.limit = limit
+        self.retry_after = retry_after
+
+
 class WindowLimit:
     """At most ``limit`` hits per ``window`` seconds for one key."""
 
     def __init__(
         self,
-        cache: BaseCache,
+        store: Store,
         name: str,
         key: str,
         *,
@@ -55,7 +64,7 @@ class WindowLimit:
         window: int,
         slices: int = 12,
     ) -> None:
-        self.cache = cache
+        self.store = store
         self.name = name
         self.key = key
         self.limit = limit
@@ -66,96 +75,100 @@ class WindowLimit:
     def _slice_key(self, index: int) -> str:
         return f"{self.key}:{self.slice_seconds}:{index}"
 
-    def _indexes(self, at: float) -> range:
+    def _keys(self, at: float) -> list[str]:
+        """The slices that can hold hits of the last ``window`` seconds, oldest first."""
         current = int(at // self.slice_seconds)
-        return range(current - self.slices, current + 1)
-
-    def _ttl(self) -> int:
-        return self.window + 2 * self.slice_seconds
+        return [self._slice_key(i) for i in range(current - self.slices, current + 1)]
 
     def hit(self) -> tuple[Hit | None, float]:
         """Count one hit. Returns ``(hit, 0)`` when allowed, ``(None, retry_after)`` when
         the limit is reached (nothing is counted then)."""
-        at = now()
-        indexes = self._indexes(at)
-        slice_key = self._slice_key(indexes[-1])
+        hits, _refused, retry_after = acquire_all([self])
+        return (hits[0] if hits else None), retry_after
+
+    def _count_hit(self, at: float) -> Hit:
+        """Count one hit inside the caller's atomic block; raise :class:`_Refused`
+        (after taking it back, in a store that is not transactional) when it is one too
+        many."""
         if self.limit <= 0:
-            return None, float(self.window)
-        for _ in range(3):
-            self.cache.add(slice_key, 0, timeout=self._ttl())
-            try:
-                value = int(self.cache.incr(slice_key))
-                break
-            except ValueError:  # the slice expired between add and incr
-                continue
-        else:  # pragma: no cover - a cache that keeps dropping keys
-            return None, float(self.slice_seconds)
-        counts = self._counts(indexes)
-        # The current slice as this hit's own increment left it: increments made later by
-        # concurrent hits must not refuse this one (else a burst could admit fewer than
-        # ``limit``, or none); the hit that takes the slice over the limit is refused.
-        counts[indexes[-1]] = value
-        if sum(counts.values()) <= self.limit:
-            return Hit(self, slice_key), 0.0
-        self._decr(slice_key)
+            raise _Refused(self, float(self.window))
+        keys = self._keys(at)
+        own = keys[-1]
+        value = self.store.incr(own, at + self.window)
+        counts = self.store.counts(keys)
+        if value is not None:
+            # The current slice as this hit's own increment left it: increments made later
+            # by concurrent hits must not refuse this one (else a burst could admit fewer
+            # than ``limit``, or none); the hit that takes the slice over is refused.
+            counts[own] = (value, counts.get(own, (0, at + self.window))[1])
+        if sum(count for count, _expires in counts.values()) <= self.limit:
+            self.store.extend(own, at + self.window)  # counted until a window after this hit
+            return Hit(self, own)
+        if not self.store.transactional:
+            self.store.decr(own)
         # When to retry is computed without this refused hit, which is not counted.
-        counts[indexes[-1]] = value - 1
-        return None, self._retry_after(at, {i: n for i, n in counts.items() if n > 0})
+        count, expires = counts.get(own, (1, at + self.window))
+        counts[own] = (count - 1, expires)  # the slice's expiry was left as it was
+        raise _Refused(self, self._retry_after(at, counts))
 
     def peek(self) -> float:
         """Seconds until one more hit would be allowed (0 when it would be now)."""
         at = now()
-        counts = self._counts(self._indexes(at))
-        if self.limit > 0 and sum(counts.values()) < self.limit:
+        counts = self.store.counts(self._keys(at))
+        if self.limit > 0 and sum(count for count, _expires in counts.values()) < self.limit:
             return 0.0
         return self._retry_after(at, counts)
 
     def count(self) -> int:
         """Hits counted in the current window."""
-        return sum(self._counts(self._indexes(now())).values())
+        return sum(count for count, _expires in self.store.counts(self._keys(now())).values())
 
     def release(self, hit: Hit) -> None:
         """Take a counted hit back (the action it allowed did not happen)."""
-        self._decr(hit.slice_key)
+        self.store.decr(hit.slice_key)
 
     def reset(self) -> None:
-        self.cache.delete_many([self._slice_key(i) for i in self._indexes(now())])
+        self.store.delete(self._keys(now()))
 
-    def _counts(self, indexes: range) -> dict[int, int]:
-        keys = {self._slice_key(i): i for i in indexes}
-        found = self.cache.get_many(list(keys))
-        return {keys[key]: int(value) for key, value in found.items() if value}
-
-    def _decr(self, slice_key: str) -> None:
-        with suppress(ValueError):  # expired meanwhile: nothing left to take back
-            self.cache.decr(slice_key)
-
-    def _retry_after(self, at: float, counts: dict[int, int]) -> float:
-        """When enough of the oldest slices will have left the window for one more hit."""
+    def _retry_after(self, at: float, counts: dict[str, tuple[int, float]]) -> float:
+        """When enough of the oldest hits will have left the window for one more hit:
+        at most ``window`` seconds, since every counter expires by then."""
         if self.limit <= 0:
             return float(self.window)
-        excess = sum(counts.values()) - self.limit + 1
-        for index in sorted(counts):
-            excess -= counts[index]
+        live = sorted((expires, count) for count, expires in counts.values() if count > 0)
+        excess = sum(count for _expires, count in live) - self.limit + 1
+        for expires, count in live:
+            excess -= count
             if excess <= 0:
-                leaves_at = (index + self.slices + 1) * self.slice_seconds
-                return max(1.0, leaves_at - at)
+                return min(float(self.window), max(1.0, expires - at))
         return float(self.window)  # pragma: no cover - counts changed while reading
 
 
 def acquire_all(limits: Sequence[WindowLimit]) -> tuple[list[Hit], WindowLimit | None, float]:
-    """Hit each limit in order. On the first refusal, take back the hits already counted
-    and return ``([], refusing_limit, retry_after)``; else ``(hits, None, 0)``."""
+    """Hit each limit in order, all in one atomic block of their store. On the first
+    refusal nothing stays counted (rolled back, or taken back) and the result is
+    ``([], refusing_limit, retry_after)``; else ``(hits, None, 0)``."""
+    if not limits:
+        return [], None, 0.0
+    store = limits[0].store
+    at = now()
     hits: list[Hit] = []
-    for limit in limits:
-        hit, retry_after = limit.hit()
-        if hit is None:
+    try:
+        with store.atomic():
+            for limit in limits:
+                hits.append(limit._count_hit(at))
+    except _Refused as refusal:
+        if not store.transactional:
             release_all(hits)
-            return [], limit, retry_after
-        hits.append(hit)
+        return [], refusal.limit, refusal.retry_after
+    store.housekeeping()
     return hits, None, 0.0
 
 
 def release_all(hits: Sequence[Hit]) -> None:
-    for hit in hits:
-        hit.limit.release(hit)
+    """Take back hits that were allowed (the action did not happen)."""
+    if not hits:
+        return
+    with hits[0].limit.store.atomic():
+        for hit in hits:
+            hit.limit.release(hit)

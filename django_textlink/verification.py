@@ -11,8 +11,13 @@
 TextLink generates, keeps and checks the code. This module drops the code TextLink
 returns at once: it is never stored (database, cache, session), logged, passed to a
 signal or returned. Every limit is checked *before* any call to TextLink, on atomic
-cache counters (:mod:`django_textlink.ratelimit`); a refusal raises
-:class:`LimitExceeded` with the limit's name and when to retry.
+counters (:mod:`django_textlink.ratelimit`) in the limit store
+(:mod:`django_textlink.limitstore`: the database unless ``TEXTLINK["LIMIT_STORE"]`` says
+otherwise), which requests cannot evict, every process shares and a restart keeps; a
+refusal raises :class:`LimitExceeded` with the limit's name and when to retry. The same
+store remembers which number has a live code, that a code was just sent to a number
+(written *before* the call to TextLink, so the sent webhook of the code SMS is always
+recognised and its text never stored), and which tokens were used.
 
 Answers never depend on whether a number belongs to an account.
 """
@@ -25,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core import signing
-from django.core.cache import BaseCache, caches
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -35,9 +39,10 @@ from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.clientip import client_ip_key
 from django_textlink.conf import conf
 from django_textlink.exceptions import TextLinkConfigurationError, TextLinkError
+from django_textlink.limitstore import Store, get_store
 from django_textlink.masking import mask_phone
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone, region_of
-from django_textlink.ratelimit import WindowLimit, acquire_all, release_all
+from django_textlink.ratelimit import WindowLimit, acquire_all, now, release_all
 from django_textlink.signals import phone_verified
 
 logger = logging.getLogger("django_textlink.verification")
@@ -99,6 +104,7 @@ LIMIT_MESSAGES = {
     "sends_per_ip": _("Too many codes were requested from your network."),
     "daily_budget": _("We cannot send more codes today."),
     "checks_per_phone": _("Too many attempts for this number."),
+    "checks_per_ip": _("Too many attempts from your network."),
     "wrong_codes": _("Too many wrong codes. Request a new code."),
 }
 
@@ -146,12 +152,12 @@ class TokenData:
     nonce: str
 
 
-def _cache() -> BaseCache:
-    return caches[conf.CACHE]
+def _store() -> Store:
+    return get_store()
 
 
 def _hashed(value: str) -> str:
-    """Cache keys carry a keyed hash, never the phone number or IP itself."""
+    """Store keys carry a keyed hash, never the phone number, IP or token itself."""
     return salted_hmac("django_textlink.ratelimit", value, algorithm="sha256").hexdigest()[:32]
 
 
@@ -183,13 +189,28 @@ class PhoneVerification:
 
     # -- limits ---------------------------------------------------------------------------
 
+    def _ip_limit(self, name: str, limit: int) -> WindowLimit | None:
+        """The per-client limit ``name``, or None without a request (code run from a
+        shell or a task is not a client). A request without a usable client address is
+        never unlimited: such requests share one bucket (see
+        :func:`~django_textlink.clientip.client_ip_key`)."""
+        ip_key = client_ip_key(self.request)
+        if ip_key is None:
+            return None
+        return WindowLimit(_store(), name, _key(name, ip_key), limit=limit, window=HOUR)
+
     def _send_limits(self, phone_number: str) -> list[WindowLimit]:
-        cache = _cache()
+        """In the order they are decided: the client first, so a client over its limit
+        leaves nothing behind for the numbers it tries."""
+        store = _store()
         limits = []
+        ip_limit = self._ip_limit("sends_per_ip", conf.SENDS_PER_IP_PER_HOUR)
+        if ip_limit is not None:
+            limits.append(ip_limit)
         if conf.RESEND_COOLDOWN:
             limits.append(
                 WindowLimit(
-                    cache,
+                    store,
                     "resend_cooldown",
                     _key("cooldown", phone_number),
                     limit=1,
@@ -199,34 +220,23 @@ class PhoneVerification:
             )
         limits.append(
             WindowLimit(
-                cache,
+                store,
                 "sends_per_phone",
                 _key("sends", phone_number),
                 limit=conf.SENDS_PER_PHONE_PER_HOUR,
                 window=HOUR,
             )
         )
-        ip_key = client_ip_key(self.request)
-        if ip_key is not None:
-            limits.append(
-                WindowLimit(
-                    cache,
-                    "sends_per_ip",
-                    _key("ip", ip_key),
-                    limit=conf.SENDS_PER_IP_PER_HOUR,
-                    window=HOUR,
-                )
-            )
         budget = conf.DAILY_SEND_BUDGET
         if budget is not None:
             limits.append(
-                WindowLimit(cache, "daily_budget", f"{KEY_PREFIX}:budget", limit=budget, window=DAY)
+                WindowLimit(store, "daily_budget", f"{KEY_PREFIX}:budget", limit=budget, window=DAY)
             )
         return limits
 
     def _check_limit(self, phone_number: str) -> WindowLimit:
         return WindowLimit(
-            _cache(),
+            _store(),
             "checks_per_phone",
             _key("checks", phone_number),
             limit=conf.CHECKS_PER_PHONE_PER_HOUR,
@@ -236,7 +246,7 @@ class PhoneVerification:
     def _attempts_limit(self, phone_number: str, issue: str) -> WindowLimit:
         lifetime = conf.CODE_LIFETIME
         return WindowLimit(
-            _cache(),
+            _store(),
             "wrong_codes",
             _key("attempts", f"{phone_number}:{issue}"),
             limit=conf.WRONG_CODES_PER_CODE,
@@ -275,6 +285,9 @@ class PhoneVerification:
             )
             raise LimitExceeded(refused.name, retry_after)
         lifetime = conf.CODE_LIFETIME
+        # Before the call: TextLink may post the sent webhook of the code SMS before it
+        # answers, or to another process; either way it must find the marker.
+        mark_code_sent(phone_number)
         try:
             # TextLink's answer carries the code it sent. It is not kept: not even bound
             # to a name here, so it cannot reach a log, a signal or a response.
@@ -291,8 +304,7 @@ class PhoneVerification:
         except TextLinkError as err:
             if err.delivery_unknown:
                 # The code may have reached the phone: let it be checked.
-                _cache().set(_key("issue", phone_number), secrets.token_hex(8), timeout=lifetime)
-                mark_code_sent(phone_number)
+                _new_issue(phone_number, lifetime)
             else:  # surely not sent: it does not count
                 release_all(hits)
             logger.warning("Verification code for %s not sent: %s", mask_phone(phone_number), err)
@@ -300,8 +312,7 @@ class PhoneVerification:
                 _("We could not send a code right now. Please try again later.")
             ) from err
         # A fresh issue id: the wrong-code counter starts again for the new code.
-        _cache().set(_key("issue", phone_number), secrets.token_hex(8), timeout=lifetime)
-        mark_code_sent(phone_number)
+        _new_issue(phone_number, lifetime)
         logger.info("Verification code sent to %s", mask_phone(phone_number))
         return StartResult(
             phone_number=phone_number, resend_in=conf.RESEND_COOLDOWN, expires_in=lifetime
@@ -315,10 +326,16 @@ class PhoneVerification:
         if not code or len(code) > MAX_CODE_LENGTH or not (code.isascii() and code.isalnum()):
             raise InvalidCode(_("Enter the code you received by SMS."))
 
-        issue = _cache().get(_key("issue", phone_number))
-        limits = [self._check_limit(phone_number)]
+        issue = _store().get(_key("issue", phone_number))
+        # Every check counts against the client. Only a check of a live code counts
+        # against the number: else anyone could lock a number out before its owner's
+        # code arrives.
+        limits = []
+        ip_limit = self._ip_limit("checks_per_ip", conf.CHECKS_PER_IP_PER_HOUR)
+        if ip_limit is not None:
+            limits.append(ip_limit)
         if issue is not None:
-            limits.append(self._attempts_limit(phone_number, issue))
+            limits += [self._check_limit(phone_number), self._attempts_limit(phone_number, issue)]
         hits, refused, retry_after = acquire_all(limits)
         if refused is not None:
             if refused.name == "wrong_codes":  # a new code can be requested after the cooldown
@@ -348,7 +365,7 @@ class PhoneVerification:
             logger.info("Wrong code for %s (%d attempts left)", mask_phone(phone_number), left)
             return CheckResult(verified=False, phone_number=phone_number, attempts_left=left)
 
-        _cache().delete(_key("issue", phone_number))
+        _store().delete([_key("issue", phone_number)])
         from django_textlink.models import VerifiedPhoneNumber
 
         VerifiedPhoneNumber.record(phone_number, self.user)
@@ -363,14 +380,20 @@ class PhoneVerification:
 # -- verification SMS seen again in TextLink's sent/failed webhooks ----------------------------
 
 
+def _new_issue(phone_number: str, lifetime: int) -> None:
+    """Mark the number as having a live code, under a fresh id (its wrong-code counter)."""
+    _store().set(_key("issue", phone_number), secrets.token_hex(8), now() + lifetime)
+
+
 def mark_code_sent(phone_number: str) -> None:
-    """Remember (not the code: only the fact) that a code SMS went to this number, so the
-    sent/failed webhooks TextLink fires for it can be told apart from our messages."""
-    _cache().set(_key("code-sent", phone_number), 1, timeout=conf.CODE_LIFETIME + 3600)
+    """Remember (not the code: only the fact) that a code SMS is going to this number, so
+    the sent/failed webhooks TextLink fires for it can be told apart from our messages.
+    Written in the limit store before the call to TextLink."""
+    _store().set(_key("code-sent", phone_number), "1", now() + conf.CODE_LIFETIME + HOUR)
 
 
 def code_recently_sent(phone_number: str) -> bool:
-    return _cache().get(_key("code-sent", phone_number)) is not None
+    return _store().get(_key("code-sent", phone_number)) is not None
 
 
 # -- tokens: a signed proof that a number was verified ----------------------------------
@@ -408,19 +431,38 @@ def read_token(token: str, *, phone_number: str | None = None, user: Any = None)
         user is None or str(getattr(user, "pk", "")) != token_data.user_id
     ):
         raise InvalidToken(_("The phone verification belongs to another account."))
-    if _cache().get(_key("token-used", token_data.nonce)) is not None:
+    if _store().get(_key("token-used", token_data.nonce)) is not None:
         raise InvalidToken(_("The phone verification was already used."))
     return token_data
 
 
 def redeem_token(token: str, *, phone_number: str | None = None, user: Any = None) -> str:
     """Use a token up (once) and return its verified phone number. Raises
-    :class:`InvalidToken`, also when the token was already redeemed."""
+    :class:`InvalidToken`, also when the token was already redeemed.
+
+    The token is remembered as used in the limit store until it expires. In the database
+    store, inside a transaction, that is part of the transaction: redeem in the same
+    ``transaction.atomic()`` block as the save the token allows (as
+    :meth:`~django_textlink.forms.VerifiedPhoneFormMixin.save_with_verified_phone` does),
+    and a concurrent redemption of the same token waits for it, then fails; a rollback
+    gives the token back."""
     data = read_token(token, phone_number=phone_number, user=user)
-    first = _cache().add(_key("token-used", data.nonce), 1, timeout=conf.TOKEN_MAX_AGE + 60)
-    if not first:
+    # Remembered past the token's own expiry (TOKEN_MAX_AGE, checked by the signature).
+    expires_at = now() + conf.TOKEN_MAX_AGE + 60
+    if not _store().add(_key("token-used", data.nonce), "1", expires_at):
         raise InvalidToken(_("The phone verification was already used."))
     return data.phone_number
+
+
+def release_token(token: str) -> None:
+    """Forget that ``token`` was used (its redemption was undone: the save it allowed
+    failed). In the database store a rollback does this already."""
+    try:
+        data = signing.loads(str(token), salt=TOKEN_SALT, max_age=conf.TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return
+    if isinstance(data, dict):
+        _store().delete([_key("token-used", str(data.get("n")))])
 
 
 __all__ = [

@@ -227,12 +227,24 @@ def test_sixth_wrong_code_is_429_and_kills_the_code(api, locmem):
 
 def test_checks_per_phone_are_limited(api, locmem, settings):
     settings.TEXTLINK = {**settings.TEXTLINK, "CHECKS_PER_PHONE_PER_HOUR": 3}
+    send(api)
+    code = locmem[-1].code
+
+    statuses = [check(api, wrong(code)).status_code for _ in range(3)]
+
+    assert statuses == [400, 400, 400]
+    assert_rate_limited(check(api, code), "checks_per_phone")
+    # Another number (with no live code) is not limited by this one's checks.
+    assert check(api, "123456", phone=OTHER_PHONE).status_code == 400
+
+
+def test_checks_without_a_live_code_count_against_the_client(api, locmem, settings):
+    settings.TEXTLINK = {**settings.TEXTLINK, "CHECKS_PER_IP_PER_HOUR": 3}
 
     statuses = [check(api, "123456").status_code for _ in range(3)]
 
     assert statuses == [400, 400, 400]
-    assert_rate_limited(check(api, "123456"), "checks_per_phone")
-    assert check(api, "123456", phone=OTHER_PHONE).status_code == 400
+    assert_rate_limited(check(api, "123456", phone=OTHER_PHONE), "checks_per_ip")
 
 
 @pytest.mark.parametrize("code", ["12-34", "12 34 5!", "12345?"])

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 
-from django_textlink.clientip import client_ip, client_ip_key
+from django_textlink import clientip
+from django_textlink.clientip import UNKNOWN_CLIENT, client_ip, client_ip_key
 
 PROXIES = ["10.0.0.0/8", "192.0.2.1", "2001:db8:ffff::/48"]
 
@@ -196,19 +197,58 @@ def test_ipv6_link_local_with_zone() -> None:
 # -- no usable address -----------------------------------------------------------------------
 
 
-def test_missing_remote_addr_gives_none() -> None:
+def test_missing_remote_addr_shares_the_unknown_bucket() -> None:
     req = request(None)
     assert client_ip(req) is None
-    assert client_ip_key(req) is None
+    assert client_ip_key(req) == UNKNOWN_CLIENT
 
 
 @pytest.mark.parametrize("remote", ["", "unknown", "203.0.113", "::gggg", "203.0.113.7:5000"])
-def test_malformed_remote_addr_gives_none(remote: str) -> None:
-    assert client_ip_key(request(remote)) is None
+def test_malformed_remote_addr_shares_the_unknown_bucket(remote: str) -> None:
+    assert client_ip(request(remote)) is None
+    assert client_ip_key(request(remote)) == UNKNOWN_CLIENT
 
 
 def test_missing_remote_addr_with_trusted_proxies_ignores_the_header(trusted: list[str]) -> None:
-    assert client_ip_key(request(None, "203.0.113.9")) is None
+    # Only "unix" trusts a peer without an address: the header could come from anyone.
+    assert client_ip_key(request(None, "203.0.113.9")) == UNKNOWN_CLIENT
+    assert client_ip_key(request("", "203.0.113.9")) == UNKNOWN_CLIENT
+
+
+@pytest.fixture
+def unix_peer(settings: Any) -> None:
+    settings.TEXTLINK = {**settings.TEXTLINK, "TRUSTED_PROXIES": ["unix", "10.0.0.0/8"]}
+
+
+@pytest.mark.parametrize("remote", [None, ""])
+def test_a_trusted_unix_socket_peer_names_the_client(unix_peer: None, remote: str | None) -> None:
+    assert client_ip_key(request(remote, "203.0.113.9")) == "203.0.113.9"
+    # The rightmost untrusted hop, as behind IP proxies: spoofed entries on the left
+    # change nothing.
+    assert client_ip_key(request(remote, "198.51.100.1, 203.0.113.9")) == "203.0.113.9"
+    assert client_ip_key(request(remote, "203.0.113.9, 10.1.2.3")) == "203.0.113.9"
+
+
+@pytest.mark.parametrize("forwarded", [None, "", "not-an-ip", "10.0.0.1"])
+def test_a_unix_socket_peer_without_a_client_shares_the_unknown_bucket(
+    unix_peer: None, forwarded: str | None
+) -> None:
+    assert client_ip_key(request("", forwarded)) == UNKNOWN_CLIENT
+
+
+def test_unix_does_not_trust_peers_with_an_address(unix_peer: None) -> None:
+    assert client_ip_key(request("203.0.113.7", "198.51.100.1")) == "203.0.113.7"
+
+
+def test_the_unknown_bucket_is_logged_once(caplog: pytest.LogCaptureFixture, monkeypatch) -> None:
+    monkeypatch.setattr(clientip, "_warned", False)
+    with caplog.at_level("WARNING", logger="django_textlink.clientip"):
+        client_ip_key(request(""))
+        client_ip_key(request(None))
+    warnings = [r for r in caplog.records if r.name == "django_textlink.clientip"]
+    assert len(warnings) == 1
+    assert "TRUSTED_PROXIES" in warnings[0].getMessage()
+    assert "unix" in warnings[0].getMessage()
 
 
 def test_no_request_gives_none() -> None:

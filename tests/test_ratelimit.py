@@ -1,7 +1,9 @@
-"""WindowLimit and acquire_all on Django's cache, with a mocked clock.
+"""WindowLimit and acquire_all on both limit stores, with a mocked clock.
 
-The limits are exercised for real on the LocMem cache; only the clock is replaced
-(``django_textlink.ratelimit.clock``), so boundaries can be hit to the second.
+The limits are exercised for real on the database store (the default) and on the cache
+store over the LocMem cache; only the clock is replaced
+(``django_textlink.ratelimit.clock``), so boundaries can be hit to the second. The
+concurrency tests run the database store on a file database with real transactions.
 """
 
 from __future__ import annotations
@@ -9,19 +11,49 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.db import connections
 
+from django_textlink.limitstore import CacheStore, DatabaseStore, Store
 from django_textlink.ratelimit import WindowLimit, acquire_all, release_all
 from tests.support.clock import T0, FakeClock
+from tests.support.concurrency import file_sqlite_database
 
 #: A start time on a slice boundary of every window used here (a multiple of a day).
 HOUR = 3600
 
+STORES = ["database", "cache"]
+
+
+def new_store(kind: str) -> Store:
+    return DatabaseStore() if kind == "database" else CacheStore(caches["default"])
+
+
+#: The database store needs the database (the cache store does not touch it).
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> Store:
+    return new_store(request.param)
+
 
 def make_limit(name: str = "test", key: str = "k", *, limit: int = 5, window: int = HOUR, **kw):
-    return WindowLimit(caches["default"], name, f"rl-test:{key}", limit=limit, window=window, **kw)
+    return WindowLimit(_current_store, name, f"rl-test:{key}", limit=limit, window=window, **kw)
+
+
+_current_store: Store
+
+
+@pytest.fixture(autouse=True)
+def _use_store(store: Store) -> Iterator[None]:
+    """Every limit a test makes lives in the store it is parametrized with."""
+    global _current_store
+    _current_store = store
+    yield
 
 
 def allowed(limit: WindowLimit) -> bool:
@@ -43,9 +75,8 @@ def test_exactly_limit_hits_are_allowed_then_refused_with_retry_after(clock: Fak
 
     hit, retry_after = limit.hit()
     assert hit is None
-    # All five hits are in the first slice: the sixth is allowed once that slice has
-    # left the window, i.e. at least an hour after them and at most one slice later.
-    assert HOUR <= retry_after <= HOUR + limit.slice_seconds
+    # All five hits were made at once: the sixth is allowed exactly an hour later.
+    assert retry_after == HOUR
     assert limit.count() == 5  # the refused hit was not counted
 
     clock.advance(retry_after - 1)
@@ -88,8 +119,8 @@ def test_retry_after_is_honest(clock: FakeClock) -> None:
     clock.set(2000)
     hit, retry_after = limit.hit()
     assert hit is None
-    # The oldest hit (t=0) leaves at the end of its slice plus the window.
-    assert retry_after == pytest.approx(HOUR + limit.slice_seconds - 2000)
+    # The oldest hit (t=0) leaves the window an hour after it was made.
+    assert retry_after == pytest.approx(HOUR - 2000)
     clock.advance(retry_after - 1)
     assert not allowed(limit)
     clock.advance(1)
@@ -107,8 +138,10 @@ def test_no_double_burst_across_a_window_boundary(clock: FakeClock) -> None:
         assert allowed(limit)
     clock.set(HOUR)
     assert not allowed(limit)
-    clock.set(2 * HOUR - 1)  # still inside the hour that started at t=3599
+    clock.set(2 * HOUR - 1.001)  # still inside the hour that started at t=3599
     assert not allowed(limit)
+    clock.set(2 * HOUR - 1)  # a full hour after the five hits
+    assert allowed(limit)
 
 
 def test_no_burst_just_after_the_window_of_the_first_hits(clock: FakeClock) -> None:
@@ -138,7 +171,7 @@ def test_sliding_window_frees_one_hit_when_the_oldest_slice_leaves(clock: FakeCl
     assert clock.now - T0 >= HOUR
     assert allowed(limit)  # the t=0 hit left: exactly one more
     assert not allowed(limit)
-    # The t=600 hit leaves one window (plus at most a slice) after it was made.
+    # The t=600 hit leaves one window after it was made.
     next_free = 5 * step + retry_after + step
     clock.set(next_free - 1)
     assert not allowed(limit)
@@ -147,17 +180,45 @@ def test_sliding_window_frees_one_hit_when_the_oldest_slice_leaves(clock: FakeCl
     assert not allowed(limit)
 
 
-def test_a_hit_is_held_for_at_least_the_window(clock: FakeClock) -> None:
-    """Whatever the hit's position in its slice, it counts for >= window seconds."""
+def test_a_hit_is_held_for_exactly_the_window(clock: FakeClock) -> None:
+    """Whatever the hit's position in its slice, it counts for the window, and the
+    announced wait is never longer than the window."""
     for offset in (0, 1, 150, 299.9):
-        caches["default"].clear()
-        limit = make_limit(limit=1, window=HOUR)
+        limit = make_limit(key=f"held-{offset}", limit=1, window=HOUR)
         clock.set(offset)
         assert allowed(limit)
         clock.set(offset + HOUR - 0.001)
-        assert not allowed(limit), offset
-        clock.set(offset + HOUR + limit.slice_seconds)
+        hit, retry_after = limit.hit()
+        assert hit is None, offset
+        assert retry_after <= HOUR
+        clock.set(offset + HOUR)
         assert allowed(limit), offset
+
+
+def test_retry_after_never_exceeds_the_window(clock: FakeClock) -> None:
+    """The lock-out attack's figure: Retry-After 3796 s for a one-hour window."""
+    limit = make_limit(limit=10)
+    for i in range(10):
+        clock.set(290 + i)  # late in the first slice
+        assert allowed(limit)
+    for offset in (300, 301, 1000, 3000, HOUR + 289):
+        clock.set(offset)
+        hit, retry_after = limit.hit()
+        assert hit is None
+        assert 1 <= retry_after <= HOUR, offset
+        assert retry_after == pytest.approx(290 + 9 + HOUR - offset)
+
+
+def test_refused_hits_do_not_extend_the_window(clock: FakeClock) -> None:
+    """Hammering a full limit must not keep it closed for longer."""
+    limit = make_limit(limit=2)
+    assert allowed(limit)
+    assert allowed(limit)
+    for second in range(1, 250):
+        clock.set(second)
+        assert not allowed(limit)
+    clock.set(HOUR)
+    assert allowed(limit)
 
 
 def test_short_window_with_one_second_slices(clock: FakeClock) -> None:
@@ -169,8 +230,8 @@ def test_short_window_with_one_second_slices(clock: FakeClock) -> None:
     clock.set(10.5 + 59)
     hit, retry_after = limit.hit()
     assert hit is None
-    assert 1 <= retry_after <= 2
-    clock.set(10.5 + 61)
+    assert retry_after == pytest.approx(1)
+    clock.set(10.5 + 60)
     assert allowed(limit)
 
 
@@ -194,7 +255,7 @@ def test_release_after_the_slice_expired_is_harmless(clock: FakeClock) -> None:
     limit = make_limit(limit=1)
     hit, _ = limit.hit()
     assert hit is not None
-    caches["default"].delete(hit.slice_key)  # the cache dropped the slice meanwhile
+    _current_store.delete([hit.slice_key])  # the slice was dropped (purged) meanwhile
     limit.release(hit)  # no error
     assert limit.count() == 0
     assert allowed(limit)
@@ -240,7 +301,7 @@ def test_peek_and_count_do_not_count(clock: FakeClock) -> None:
     assert limit.count() == 1
     assert allowed(limit)
     wait = limit.peek()
-    assert HOUR <= wait <= HOUR + limit.slice_seconds
+    assert wait == HOUR
     for _ in range(5):
         assert limit.peek() == wait
     assert limit.count() == 2
@@ -277,13 +338,27 @@ def test_reset_forgets_every_hit(clock: FakeClock) -> None:
 
 
 @pytest.fixture
-def interleave() -> Iterator[None]:
+def interleave(store: Store, request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[None]:
     """Switch threads as often as possible, so hits really interleave under the GIL
-    (as requests do across processes sharing Redis)."""
+    (as requests do across processes). The database store runs on a file database (or
+    PostgreSQL) with real transactions, one connection per thread."""
+    global _current_store
     previous = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
-    yield
+    if isinstance(store, DatabaseStore):
+        shared = file_sqlite_database(tmp_path)
+        next(shared)
+        _current_store = DatabaseStore()
+        yield
+        next(shared, None)
+    else:
+        yield
     sys.setswitchinterval(previous)
+
+
+def rounds(count: int) -> range:
+    """Fewer rounds on the database store: each hit there is a real transaction."""
+    return range(count if isinstance(_current_store, CacheStore) else max(1, count // 4))
 
 
 def hammer(limit: WindowLimit, threads: int) -> list[bool]:
@@ -300,6 +375,8 @@ def hammer(limit: WindowLimit, threads: int) -> list[bool]:
         except BaseException as err:  # pragma: no cover - reported below
             errors.append(err)
             return
+        finally:
+            connections.close_all()
         with lock:
             outcomes.append(hit is not None)
 
@@ -313,15 +390,17 @@ def hammer(limit: WindowLimit, threads: int) -> list[bool]:
     return outcomes
 
 
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("interleave")
 def test_fifty_concurrent_hits_on_a_limit_of_five_admit_exactly_five(clock: FakeClock) -> None:
-    for round_ in range(20):
+    for round_ in rounds(20):
         limit = make_limit(key=f"race-{round_}", limit=5)
         outcomes = hammer(limit, 50)
         assert outcomes.count(True) == 5, round_  # never more, and not fewer either
         assert limit.count() == 5
 
 
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("interleave")
 def test_concurrent_hits_with_earlier_slices_filled(clock: FakeClock) -> None:
     limit = make_limit(key="race-old", limit=5)
@@ -333,10 +412,11 @@ def test_concurrent_hits_with_earlier_slices_filled(clock: FakeClock) -> None:
     assert limit.count() == 5
 
 
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("interleave")
 def test_concurrent_double_submit_of_a_cooldown_admits_one(clock: FakeClock) -> None:
     """Two racing requests against a limit of one: exactly one goes through."""
-    for round_ in range(20):
+    for round_ in rounds(20):
         limit = make_limit(key=f"double-{round_}", limit=1, window=60, slices=60)
         outcomes = hammer(limit, 2)
         assert outcomes.count(True) == 1, round_

@@ -15,7 +15,7 @@ from django import forms
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -43,9 +43,9 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None, request=request)
     status = 200
     if request.method == "POST":
-        if form.is_valid():  # the phone was verified already in this session
-            user = form.save()
-            form.save_verified_phone(user)
+        # The phone was verified already in this session: save the user and redeem the
+        # verification in one transaction (None: the token was used meanwhile).
+        if form.is_valid() and (user := form.save_with_verified_phone()) is not None:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("home")
         if form.needs_phone_verification():
@@ -80,14 +80,18 @@ def signup_complete(request: HttpRequest) -> HttpResponse:
                       status=400)  # fmt: skip
     User = get_user_model()
     try:
-        with transaction.atomic():
-            user = User.objects.create(username=pending["username"], password=pending["password"])
-            form.save_verified_phone(user)
+        user = form.save_with_verified_phone(
+            lambda: User.objects.create(username=pending["username"], password=pending["password"])
+        )
     except IntegrityError:
         request.session.pop(PENDING_KEY, None)
         return render(request, "example/signup.html", {"form": SignupForm(request=request),
                       "error": "That username was taken meanwhile. Please choose another."},
                       status=400)  # fmt: skip
     request.session.pop(PENDING_KEY, None)
+    if user is None:  # the verification was used meanwhile, by another signup
+        return render(request, "example/signup.html", {"form": SignupForm(request=request),
+                      "error": "That phone verification was already used. Please sign up "
+                      "again."}, status=400)  # fmt: skip
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("home")

@@ -5,6 +5,11 @@ created more than N days ago: the text and error are removed, the phone number m
 its country code and last two digits (``+381*******67``) and the link to the contact
 dropped, so counts and statuses stay for statistics while the personal data goes.
 
+It also deletes the expired entries of the verification flow's database store
+(:class:`~django_textlink.models.VerificationState`: limit counters, live-code markers,
+used tokens past their expiry), whatever ``--days`` says: they mean nothing any more.
+The store deletes them on its own too, now and then, as it writes new ones.
+
 With ``--contacts`` it also deletes contacts not changed for N days that no message of
 the last N days links to. Opted-out contacts are always kept: deleting one would forget
 the opt-out, and the next bulk send would text that person again. (Only the local
@@ -13,15 +18,18 @@ contact goes: TextLink's API cannot delete a contact.)
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from django_textlink.limitstore import DatabaseStore
 from django_textlink.masking import mask_phone
-from django_textlink.models import Contact, SMSMessage, WebhookEvent
+from django_textlink.models import Contact, SMSMessage, VerificationState, WebhookEvent
+from django_textlink.ratelimit import now
 
 BATCH = 1000
 REMOVED = ""
@@ -65,13 +73,18 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=days)
         events = WebhookEvent.objects.filter(received_at__lt=cutoff)
         messages = anonymisable(cutoff)
+        expired_state = VerificationState.objects.filter(
+            expires_at__lte=datetime.fromtimestamp(now(), tz=dt_timezone.utc)
+        )
         if dry_run:
             also = f" and delete {deletable_contacts(cutoff).count()} contacts" if contacts else ""
             self.stdout.write(
                 f"Would delete {events.count()} webhook events and anonymise "
-                f"{messages.count()} SMS messages older than {days} days{also} (dry run)."
+                f"{messages.count()} SMS messages older than {days} days{also}, and delete "
+                f"{expired_state.count()} expired verification state entries (dry run)."
             )
             return
+        expired = DatabaseStore().purge_expired()
         deleted, _ = events.delete()
         anonymised = 0
         while True:
@@ -93,6 +106,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Deleted {deleted} webhook events and anonymised {anonymised} SMS messages "
-                f"older than {days} days{also}."
+                f"older than {days} days{also}, and deleted {expired} expired verification "
+                "state entries."
             )
         )
