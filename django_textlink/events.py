@@ -5,6 +5,10 @@ secret already removed). :func:`process_event` claims a stored event with a cond
 update, so concurrent posts or replays never process it twice, then runs its handler and
 signal in one transaction: a handler or receiver that raises rolls its changes back and
 leaves the event ``failed`` with the error, ready for :func:`replay`.
+
+Only a conflict on the unique de-duplication key is a duplicate: any other error storing
+an event (a value the database refuses) raises :class:`UnstorableEvent`, which the webhook
+views answer with a 400.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -43,28 +47,62 @@ CODE_TEXT_REMOVED = "[verification code SMS: text not stored]"
 STALE_PROCESSING = timedelta(minutes=5)
 
 
+class UnstorableEvent(Exception):
+    """The event cannot be stored, and it is not a duplicate of one that is: a payload that
+    is not JSON (infinity, a non-string key, too deep to encode) or that the database
+    refuses. Nothing was stored; the webhook views answer 400 with :attr:`reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def dedup_key(kind: str, payload: dict[str, Any]) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{kind}\n{canonical}".encode()).hexdigest()
 
 
-def store_event(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
-    """Store an event once, ``pending``. Returns ``(event, created)``; a duplicate returns
-    the stored event and False, also when several identical posts race."""
-    key = dedup_key(kind, payload)
+def _storable_key(kind: str, payload: dict[str, Any]) -> str:
+    """:func:`dedup_key`, or :class:`UnstorableEvent` for a payload that is not JSON at
+    all (a non-string key, an object, nesting too deep to encode)."""
+    try:
+        return dedup_key(kind, payload)
+    except (TypeError, ValueError, RecursionError) as err:
+        raise UnstorableEvent(f"The event is not storable JSON ({type(err).__name__}).") from err
+
+
+def _insert_once(event: WebhookEvent) -> tuple[WebhookEvent, bool]:
+    """Insert a new event; ``(event, True)``, or ``(the stored one, False)`` when the
+    insert conflicts with an event of the same ``dedup_key`` (a duplicate, maybe a racing
+    one). Any other refusal raises :class:`UnstorableEvent`: an IntegrityError is a
+    duplicate only when a row with that key exists, and a DataError never is."""
     # In autocommit mode the INSERT commits on its own; inside a transaction (e.g.
-    # ATOMIC_REQUESTS) a savepoint keeps a duplicate's IntegrityError from breaking it.
+    # ATOMIC_REQUESTS) a savepoint keeps a failed INSERT from breaking it.
     guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
     try:
         with guard:
-            event = WebhookEvent(kind=kind, payload=payload, dedup_key=key)
             insert(event)
-            return event, True
-    except IntegrityError:
-        existing = WebhookEvent.objects.filter(dedup_key=key).first()
-        if existing is None:  # not a duplicate: a real integrity problem
-            raise
+        return event, True
+    except IntegrityError as err:
+        existing = WebhookEvent.objects.filter(dedup_key=event.dedup_key).first()
+        if existing is None:  # not a duplicate: a constraint that refuses this payload
+            raise UnstorableEvent(_refused(err)) from err
         return existing, False
+    except DataError as err:  # e.g. a value PostgreSQL's jsonb refuses
+        raise UnstorableEvent(_refused(err)) from err
+
+
+def _refused(err: Exception) -> str:
+    # The database's message is left out: it may quote the payload.
+    return f"The database refused to store the event ({type(err).__name__})."
+
+
+def store_event(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
+    """Store an event once, ``pending``. Returns ``(event, created)``; a duplicate returns
+    the stored event and False, also when several identical posts race. Raises
+    :class:`UnstorableEvent` when the event cannot be stored (nothing is)."""
+    key = _storable_key(kind, payload)
+    return _insert_once(WebhookEvent(kind=kind, payload=payload, dedup_key=key))
 
 
 def without_verification_code(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +141,7 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
     the commit, so an accepted event is always stored.
     With ``WEBHOOK_PROCESSING = "task"`` the event is stored ``pending`` and a task
     processes it after commit.
+    Raises :class:`UnstorableEvent` when the event itself cannot be stored (nothing is).
     """
     payload = without_verification_code(kind, payload)
     if conf.WEBHOOK_PROCESSING != "inline":
@@ -113,7 +152,7 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
             event_id = event.pk
             transaction.on_commit(lambda: enqueue_webhook_event(event_id))
         return event, created
-    key = dedup_key(kind, payload)
+    key = _storable_key(kind, payload)
     try:
         with transaction.atomic():
             event = WebhookEvent(
@@ -127,19 +166,21 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
         existing = WebhookEvent.objects.filter(dedup_key=key).first()
         if existing is not None:  # a duplicate: stored (and processed) once already
             return existing, False
-        failure: Exception = err  # the handler's own integrity error
+        # The handler's own integrity error, or the event row's (a payload a constraint
+        # refuses): storing the failed event below tells which.
+        failure: Exception = err
     except Exception as err:  # recorded for replay; TextLink still gets 200
         failure = err
     # The handler (or a receiver) failed: its changes were rolled back with the event row.
-    # Store the event as failed, so it can be replayed.
-    try:
-        event = WebhookEvent(
-            kind=kind, payload=payload, dedup_key=key, state=State.FAILED, attempts=1,
-            error=f"{type(failure).__name__}: {failure}"[:2000],
-        )  # fmt: skip
-        insert(event)
-    except IntegrityError:  # a concurrent duplicate got in first
-        return WebhookEvent.objects.get(dedup_key=key), False
+    # Store the event as failed, so it can be replayed. If the row itself is what failed,
+    # this raises UnstorableEvent; a concurrent duplicate that got in first is returned.
+    event = WebhookEvent(
+        kind=kind, payload=payload, dedup_key=key, state=State.FAILED, attempts=1,
+        error=f"{type(failure).__name__}: {failure}"[:2000],
+    )  # fmt: skip
+    event, created = _insert_once(event)
+    if not created:
+        return event, False
     logger.error("TextLink %s webhook event %s failed", kind, event.pk, exc_info=failure)
     return event, True
 

@@ -8,11 +8,18 @@ marked ``failed`` and can be replayed from the admin).
 
 =====  ======================================================================
 200    accepted (also for a duplicate of an event already stored)
-400    not a JSON object, or a field of the wrong type (the reason is in the body)
+400    not a JSON object, nested deeper than ``MAX_DEPTH``, a number out of range, a field
+       of the wrong type, or an event the database cannot store (the reason is in the body)
 403    wrong or missing secret (or no secret configured while DEBUG is off)
 405    any method but POST
 413    body larger than ``TEXTLINK["WEBHOOK_MAX_BODY"]`` (64 KiB)
 =====  ======================================================================
+
+Whatever the body, the answer is one of these, never a 500: the depth of a body is
+measured without recursion and limited, numbers no database can hold (``1e400``, a
+5,000-digit integer, a ``textlink_id`` beyond 64 bits) are refused, and every case variant
+of the ``secret`` key (``Secret``, ``SECRET``, even one with a long s, U+017F) is removed
+before anything stores, logs or signals the payload.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 from typing import Any
 
 from django.conf import settings
@@ -51,6 +59,23 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "received": (bool,),
 }
 MAX_LENGTHS = {"phone_number": 32, "name": 200, "tag": 100, "custom_id": 64, "text": 10_000}
+#: The range of a signed 64-bit integer: a ``BigIntegerField`` on every database.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Field -> the inclusive range of the numbers accepted: what the database columns the
+#: values end up in can hold (``sim_card_id`` is a ``PositiveBigIntegerField``).
+FIELD_RANGES: dict[str, tuple[int, int]] = {
+    "custom_id": (INT64_MIN, INT64_MAX),
+    "sim_card_id": (0, INT64_MAX),
+    "textlink_id": (INT64_MIN, INT64_MAX),
+    "subuser_id": (INT64_MIN, INT64_MAX),
+    "timestamp": (INT64_MIN, INT64_MAX),
+}
+#: The deepest nesting of arrays and objects accepted (the body itself is level 1).
+#: TextLink's payloads are flat; the limit keeps a hostile body from exhausting the
+#: recursion of whatever walks it later (``json.dumps``, the database's JSON functions).
+MAX_DEPTH = 32
+#: The payload key that holds the shared secret; every key that casefolds to it is removed.
+AUTH_FIELD = "secret"
 
 
 class WebhookError(Exception):
@@ -78,35 +103,112 @@ def read_body(request: HttpRequest, limit: int) -> bytes:
     return body
 
 
+class NumberOutOfRange(ValueError):
+    """A number that is valid JSON but that no database can store as it came."""
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_object(body: bytes) -> dict[str, Any]:
+def _parse_float(text: str) -> float:
+    """``float`` for ``json.loads``, refusing what overflows to infinity (``1e400``):
+    neither SQLite's ``JSON_VALID`` nor PostgreSQL's ``jsonb`` accepts infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise NumberOutOfRange(text[:40])
+    return value
+
+
+def _parse_int(text: str) -> int:
+    """``int`` for ``json.loads``: a literal with more digits than Python converts
+    (``sys.get_int_max_str_digits()``) is out of range, not a crash."""
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        return int(text)
+    except ValueError:
+        raise NumberOutOfRange(text[:40]) from None
+
+
+def nesting_depth(value: object, *, limit: int | None = None) -> int:
+    """How deeply arrays and objects nest in ``value`` (a scalar is 0, ``{}`` and ``[]``
+    are 1), measured without recursion. With ``limit``, stops at the first level deeper
+    than it and returns that level (so a hostile body is not walked to its end)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if limit is not None and deepest > limit:
+                return deepest
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def parse_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400: not UTF-8 JSON, ``NaN``/``Infinity``, a number
+    out of range, nested too deeply for ``json`` itself or deeper than ``MAX_DEPTH``."""
+    try:
+        data = json.loads(
+            body.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+        )
+    except NumberOutOfRange:
+        raise WebhookError(400, "The body contains a number out of range.") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise WebhookError(400, "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise WebhookError(400, "The body must be a JSON object.")
+    if nesting_depth(data, limit=MAX_DEPTH) > MAX_DEPTH:
+        raise WebhookError(400, f"The body is nested deeper than {MAX_DEPTH} levels.")
     return data
 
 
-def _clean_text(value: object) -> bool:
-    """No NUL and no lone surrogates anywhere (the database cannot store them)."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_clean_text(k) and _clean_text(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_clean_text(item) for item in value)
+def _clean_string(value: str) -> bool:
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return True
+
+
+def _clean_text(value: object) -> bool:
+    """No NUL and no lone surrogates anywhere, keys included (the database cannot store
+    them); walked without recursion, whatever the depth."""
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not _clean_string(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether ``key`` is a case variant of ``secret``: one that casefolds to it
+    (``Secret``, ``SECRET``, or with a long s, U+017F)."""
+    return isinstance(key, str) and key.casefold() == AUTH_FIELD
+
+
+def without_secret(data: dict[str, Any]) -> dict[str, Any]:
+    """The payload to store, log and signal: every case variant of the secret removed."""
+    return {key: value for key, value in data.items() if not is_secret_key(key)}
 
 
 def secret_matches(given: object, secrets: list[str]) -> bool:
@@ -130,7 +232,7 @@ def authenticate(data: dict[str, Any]) -> None:
             )
             return
         raise WebhookError(403, "Webhooks are refused: no WEBHOOK_SECRET is configured.")
-    if not secret_matches(data.get("secret"), secrets):
+    if not secret_matches(data.get(AUTH_FIELD), secrets):
         raise WebhookError(403, "Wrong or missing secret.")
 
 
@@ -145,6 +247,11 @@ def validate(payload: dict[str, Any]) -> None:
             raise WebhookError(400, f"'{field}' must be {_names(types)}, not a boolean.")
         if not isinstance(value, types):
             raise WebhookError(400, f"'{field}' must be {_names(types)}.")
+        bounds = FIELD_RANGES.get(field)
+        if bounds is not None and isinstance(value, int | float):
+            low, high = bounds
+            if not low <= value <= high:
+                raise WebhookError(400, f"'{field}' is out of range ({low} to {high}).")
         limit = MAX_LENGTHS.get(field)
         if limit is not None and len(str(value)) > limit:
             raise WebhookError(400, f"'{field}' is longer than {limit} characters.")
@@ -167,17 +274,23 @@ class WebhookView(View):
         try:
             data = parse_object(read_body(request, conf.WEBHOOK_MAX_BODY))
             authenticate(data)
-            payload = {key: value for key, value in data.items() if key != "secret"}
+            payload = without_secret(data)
             validate(payload)
         except WebhookError as err:
             if err.status == 403:
                 logger.warning("TextLink %s webhook refused: %s", self.kind, err.reason)
             return _error(err.status, err.reason)
-        event, created = self.accept(payload)
+        try:
+            event, created = self.accept(payload)
+        except events.UnstorableEvent as err:
+            # Not a duplicate, and nothing was stored: a 400 with the reason, never a 500.
+            logger.error("TextLink %s webhook event not stored: %s", self.kind, err)
+            return _error(400, err.reason)
         return JsonResponse({"ok": True, "event": event.pk, "duplicate": not created})
 
     def accept(self, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
-        """Store the event once and process it; override to change what happens."""
+        """Store the event once and process it; override to change what happens. An
+        :class:`~django_textlink.events.UnstorableEvent` it raises is answered 400."""
         return events.accept(self.kind, payload)
 
 
