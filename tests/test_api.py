@@ -575,7 +575,7 @@ def test_schema_describes_the_send_endpoint(schema):
     assert fields["properties"]["phone_number"]["maxLength"] == 32
 
     responses_ = operation["responses"]
-    assert set(responses_) == {"202", "400", "429", "503"}
+    assert set(responses_) == {"202", "400", "403", "429", "503"}
     assert response_fields(schema, responses_["202"]) == {
         "phone_number",
         "resend_in",
@@ -593,6 +593,17 @@ def test_schema_describes_the_send_endpoint(schema):
     assert set(schema["paths"][SEND]) == {"post"}
 
 
+@pytest.mark.parametrize("path", [SEND, CHECK])
+def test_schema_describes_the_cross_site_refusal(schema, path):
+    forbidden = schema["paths"][path]["post"]["responses"]["403"]
+
+    assert response_fields(schema, forbidden) == {"detail", "code"}
+    assert "cross-site" in forbidden["description"]
+    assert "ALLOWED_ORIGINS" in forbidden["description"]
+    examples = forbidden["content"]["application/json"]["examples"]
+    assert [example["value"]["code"] for example in examples.values()] == ["cross_site"]
+
+
 def test_schema_describes_the_check_endpoint(schema):
     operation = schema["paths"][CHECK]["post"]
 
@@ -601,7 +612,7 @@ def test_schema_describes_the_check_endpoint(schema):
     assert fields["properties"]["code"]["maxLength"] == 12
 
     responses_ = operation["responses"]
-    assert set(responses_) == {"200", "400", "429", "503"}
+    assert set(responses_) == {"200", "400", "403", "429", "503"}
     assert response_fields(schema, responses_["200"]) == {"verified", "phone_number", "token"}
     assert "Retry-After" in responses_["429"]["headers"]
     errors = resolve(schema, responses_["400"]["content"]["application/json"]["schema"])

@@ -1,4 +1,4 @@
-"""DRF exceptions for the service's refusals.
+"""DRF exceptions for the service's refusals, and the API's own (:class:`CrossSiteRefused`).
 
 They go through the site's ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``. DRF's default handler
 (or any handler that starts from it) turns :class:`RateLimited` into a 429 with a
@@ -75,3 +75,20 @@ class Unavailable(exceptions.APIException):
     @classmethod
     def from_error(cls, error: VerificationUnavailable) -> Unavailable:
         return cls(error.message)
+
+
+class CrossSiteRefused(exceptions.PermissionDenied):
+    """403 ``{"detail", "code": "cross_site"}``: a browser sent the request from another
+    site's page (``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is not the site's
+    own), and that origin is not in ``TEXTLINK["ALLOWED_ORIGINS"]``. Nothing was counted or
+    sent; see :mod:`django_textlink.api.origin`."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = "cross_site"
+    default_detail = _("Requests from other websites are not allowed.")
+
+    def __init__(self, detail: Any = None) -> None:
+        message = str(detail or self.default_detail)
+        super().__init__(
+            detail={"detail": message, "code": self.default_code}, code=self.default_code
+        )

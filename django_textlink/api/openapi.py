@@ -21,6 +21,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from rest_framework import serializers
 from rest_framework.views import APIView
 
 from django_textlink.api.serializers import (
@@ -69,8 +70,43 @@ UNAVAILABLE = OpenApiResponse(
 )
 
 
+class ForbiddenSerializer(serializers.Serializer[Any]):
+    """The request was refused before anything was counted or sent to TextLink."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(
+        required=False,
+        help_text='"cross_site" for a browser\'s cross-site request; absent from the 403s '
+        "of DRF's own CSRF and permission checks.",
+    )
+
+    class Meta:
+        ref_name = "TextLinkForbidden"
+
+
+FORBIDDEN = OpenApiResponse(
+    ForbiddenSerializer,
+    description="A browser sent the request from another site's page (Sec-Fetch-Site: "
+    "cross-site, or an Origin header that is null or not this site's) and that origin is "
+    'not in TEXTLINK["ALLOWED_ORIGINS"]: code "cross_site". Clients that send neither '
+    "header (mobile apps, servers) are not concerned. Also DRF's usual 403 for a "
+    "session-authenticated request without its CSRF token, or a site's own permissions.",
+    examples=[
+        OpenApiExample(
+            "Cross-site request",
+            value={
+                "detail": "Requests from other websites are not allowed.",
+                "code": "cross_site",
+            },
+            status_codes=[403],
+            response_only=True,
+        )
+    ],
+)
+
+
 def _responses(success: dict[int, Any], invalid: Any) -> dict[int, Any]:
-    return {**success, 400: invalid, 429: RATE_LIMITED, 503: UNAVAILABLE}
+    return {**success, 400: invalid, 403: FORBIDDEN, 429: RATE_LIMITED, 503: UNAVAILABLE}
 
 
 send_code_schema = extend_schema(

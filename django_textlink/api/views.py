@@ -21,8 +21,10 @@ TextLink; nothing here counts or decides.
     input that is not shaped like a code; 429; 503.
 
 429 (either endpoint): ``{"detail", "code": "rate_limited", "limit", "retry_after"}`` with
-a ``Retry-After`` header, seconds. Malformed input (not JSON, a missing or overlong field)
-is DRF's usual 400; other methods are 405.
+a ``Retry-After`` header, seconds. 403 (either endpoint): ``{"detail", "code":
+"cross_site"}`` for a browser's request from another site's page (see **Cross-site
+requests** below). Malformed input (not JSON, a missing or overlong field) is DRF's usual
+400; other methods are 405.
 
 **Authentication and permissions.** The views allow anyone (``AllowAny``): numbers are
 verified during signup, before there is an account. Subclass them to require more::
@@ -33,21 +35,37 @@ verified during signup, before there is an account. Subclass them to require mor
 When a user is authenticated (by any of the site's DRF authentication classes), the
 verification is recorded for that user and bound into the token.
 
-**CSRF.** The views keep DRF's default behaviour, which suits browser JavaScript and
-mobile clients alike: an anonymous request needs no CSRF token, while a request
-authenticated by ``SessionAuthentication`` (a logged-in browser session) must carry one
-(``X-CSRFToken``), as for any DRF view. Token-authenticated clients need none. These
-endpoints are open to anonymous cross-site requests by design, like any public API; the
-per-IP and per-phone limits of the service are what keeps them from being abused to
-send SMS.
+**Cross-site requests.** Any web page could otherwise make its visitors' browsers POST
+here (a plain form needs no CORS), having codes sent by SMS at the site's cost from each
+visitor's IP address, which spreads the per-IP limit over all of them. So the views refuse,
+with 403 ``{"detail", "code": "cross_site"}``, a request its browser marks as coming from
+another site: ``Sec-Fetch-Site: cross-site``, or, from browsers that do not send
+``Sec-Fetch-Site``, an ``Origin`` that is ``null`` or not the request's own scheme and host.
+Pages of the site itself and of its own domain's subdomains (``same-origin``,
+``same-site``) are served, and so is every client that sends neither header (mobile apps,
+curl, servers). A front end on another origin is
+allowed by listing it in ``TEXTLINK["ALLOWED_ORIGINS"]`` (``"https://app.example.com"``, or
+``"https://*.example.com"`` for every subdomain); that adds no CORS headers, which such a
+page needs too to read the answers (e.g. django-cors-headers). The check is in
+:meth:`PhoneVerificationAPIView.initial`, before authentication, permissions, throttles
+and the service, so nothing is counted or sent for a refused request, and subclasses that
+change ``permission_classes`` keep it. The rules are in :mod:`django_textlink.api.origin`.
+
+**CSRF.** Beyond that, the views keep DRF's default behaviour: an anonymous request needs
+no CSRF token, while a request authenticated by ``SessionAuthentication`` (a logged-in
+browser session) must carry one (``X-CSRFToken``), as for any DRF view. Token-authenticated
+clients need none.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from importlib.util import find_spec
 from typing import Any, ClassVar
 
+from django.db import transaction
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -57,7 +75,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from django_textlink.api.exceptions import RateLimited, Unavailable
+from django_textlink.api.exceptions import CrossSiteRefused, RateLimited, Unavailable
+from django_textlink.api.origin import cross_site_refusal
 from django_textlink.api.serializers import (
     CheckCodeSerializer,
     CodeSentSerializer,
@@ -78,15 +97,21 @@ from django_textlink.verification import (
 WRONG_CODE = _("The code is not correct.")
 NO_ATTEMPTS_LEFT = _("The code is not correct or has expired. Request a new code.")
 
+logger = logging.getLogger("django_textlink.api")
+
 
 def field_error(field: str, message: Any, code: str = "invalid") -> ValidationError:
     """A 400 in DRF's usual shape: ``{field: [message]}``."""
     return ValidationError({field: [str(message)]}, code=code)
 
 
+# Not inside ATOMIC_REQUESTS: the limit store decides in short transactions of its own;
+# one around the whole request would hold the limits' row locks during the call to
+# TextLink (and undo a counted send when the view failed after it).
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class PhoneVerificationAPIView(APIView):
-    """Common ground of the verification endpoints: ``AllowAny``, one request
-    serializer and one :class:`PhoneVerification` per request.
+    """Common ground of the verification endpoints: ``AllowAny``, browsers' cross-site
+    requests refused, one request serializer and one :class:`PhoneVerification` per request.
 
     Override ``permission_classes`` (or any other DRF policy) in a subclass, or
     ``verification_class`` / :meth:`get_verification` to use a service of your own."""
@@ -94,6 +119,20 @@ class PhoneVerificationAPIView(APIView):
     permission_classes: Sequence[type[BasePermission]] = [AllowAny]
     serializer_class: ClassVar[type[BaseSerializer[Any]]]
     verification_class: ClassVar[type[PhoneVerification]] = PhoneVerification
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # First of all: a refused request must not reach authentication (which may count
+        # failures), DRF throttles or the service.
+        self.check_origin(request)
+        super().initial(request, *args, **kwargs)
+
+    def check_origin(self, request: Request) -> None:
+        """Raise :class:`CrossSiteRefused` for a browser's cross-site request whose origin
+        is not allowed (see :mod:`django_textlink.api.origin`)."""
+        reason = cross_site_refusal(request._request)
+        if reason is not None:
+            logger.info("Refused a cross-site request to %s: %s.", request.path, reason)
+            raise CrossSiteRefused
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {"request": self.request, "format": self.format_kwarg, "view": self}
