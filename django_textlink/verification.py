@@ -409,6 +409,17 @@ def make_token(phone_number: str, user: Any = None) -> str:
 
 def read_token(token: str, *, phone_number: str | None = None, user: Any = None) -> TokenData:
     """Check a token without using it up. Raises :class:`InvalidToken`."""
+    token_data = _verified_token_data(token, phone_number=phone_number, user=user)
+    if _store().get(_key("token-used", token_data.nonce)) is not None:
+        raise InvalidToken(_("The phone verification was already used."))
+    return token_data
+
+
+def _verified_token_data(
+    token: str, *, phone_number: str | None = None, user: Any = None
+) -> TokenData:
+    """The token's data when its signature, age, number and user are right (whether it
+    was used is not looked at)."""
     try:
         data = signing.loads(str(token), salt=TOKEN_SALT, max_age=conf.TOKEN_MAX_AGE)
     except signing.SignatureExpired:
@@ -431,8 +442,6 @@ def read_token(token: str, *, phone_number: str | None = None, user: Any = None)
         user is None or str(getattr(user, "pk", "")) != token_data.user_id
     ):
         raise InvalidToken(_("The phone verification belongs to another account."))
-    if _store().get(_key("token-used", token_data.nonce)) is not None:
-        raise InvalidToken(_("The phone verification was already used."))
     return token_data
 
 
@@ -446,7 +455,10 @@ def redeem_token(token: str, *, phone_number: str | None = None, user: Any = Non
     :meth:`~django_textlink.forms.VerifiedPhoneFormMixin.save_with_verified_phone` does),
     and a concurrent redemption of the same token waits for it, then fails; a rollback
     gives the token back."""
-    data = read_token(token, phone_number=phone_number, user=user)
+    # Not read_token(): whether it was used is decided by the add alone, which is then the
+    # first statement of the caller's transaction (on SQLite a read first would make the
+    # write fail at once, "database is locked", when another writer holds the lock).
+    data = _verified_token_data(token, phone_number=phone_number, user=user)
     # Remembered past the token's own expiry (TOKEN_MAX_AGE, checked by the signature).
     expires_at = now() + conf.TOKEN_MAX_AGE + 60
     if not _store().add(_key("token-used", data.nonce), "1", expires_at):

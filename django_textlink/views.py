@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -88,6 +89,13 @@ class _FlowMixin:
         return response
 
 
+#: The verification views run outside ATOMIC_REQUESTS: the limit store decides in short
+#: transactions of its own, and one around the whole request would hold the limits' row
+#: locks during the call to TextLink.
+non_atomic = method_decorator(transaction.non_atomic_requests, name="dispatch")
+
+
+@non_atomic
 @method_decorator(never_cache, name="dispatch")
 class VerifyPhoneView(_FlowMixin, PhoneFormView):
     """Step 1: the phone number. Sends a code, then redirects to the confirm step."""
@@ -109,6 +117,7 @@ class VerifyPhoneView(_FlowMixin, PhoneFormView):
         )
 
 
+@non_atomic
 @method_decorator(never_cache, name="dispatch")
 class ConfirmPhoneView(_FlowMixin, CodeFormView):
     """Step 2: the code, and a resend button that shows the cooldown."""

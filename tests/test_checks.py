@@ -24,8 +24,7 @@ GOOD = {
     "WEBHOOK_SECRET": "whsec-checks-0123456789",
 }
 
-#: The test settings count limits in LocMem (one process): W005 is expected there, and
-#: asserted on its own below.
+#: W005 (the cache store on LocMem) is asserted on its own below.
 LOCMEM_COUNTERS = "textlink.W005"
 
 
@@ -48,8 +47,9 @@ def textlink_messages(*, deploy=False, ignore=(LOCMEM_COUNTERS,)):
 
 def test_test_settings_pass_all_checks():
     assert textlink_messages() == {}
-    # The test settings allow every country and count in LocMem: fine for tests only.
-    assert set(textlink_messages(deploy=True, ignore=())) == {"textlink.W004", "textlink.W005"}
+    # The test settings allow every country: fine for tests only. The limits are in the
+    # database store (the default): no warning about their cache.
+    assert set(textlink_messages(deploy=True, ignore=())) == {"textlink.W004"}
 
 
 def test_good_settings_pass_all_checks(settings):
@@ -78,10 +78,26 @@ def test_w004_no_country_allow_list_is_a_deploy_warning(settings):
     assert 'TEXTLINK["ALLOWED_COUNTRIES"]' in messages["textlink.W004"].msg
 
 
-def test_w005_locmem_counters_are_a_deploy_warning(settings):
-    use(settings)
+def test_w005_cache_store_on_locmem_is_a_deploy_warning(settings):
+    use(settings, LIMIT_STORE="cache")
     assert "textlink.W005" not in textlink_messages(ignore=())
-    assert set(textlink_messages(deploy=True, ignore=())) == {"textlink.W005"}
+    messages = textlink_messages(deploy=True, ignore=())
+    assert set(messages) == {"textlink.W005"}
+    assert 'TEXTLINK["LIMIT_STORE"]' in messages["textlink.W005"].hint
+
+
+def test_the_database_store_needs_no_cache_warning(settings):
+    use(settings)  # LIMIT_STORE defaults to "database"; the cache is LocMem
+    assert textlink_messages(deploy=True, ignore=()) == {}
+    use(settings, LIMIT_STORE="database", CACHE="default")
+    assert textlink_messages(deploy=True, ignore=()) == {}
+
+
+def test_limit_store_must_be_database_or_cache(settings):
+    use(settings, LIMIT_STORE="redis")
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert 'TEXTLINK["LIMIT_STORE"]' in messages["textlink.E004"].msg
 
 
 def _counter_cache(settings, tmp_path, backend):
@@ -89,7 +105,7 @@ def _counter_cache(settings, tmp_path, backend):
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "limits": {"BACKEND": backend, "LOCATION": str(tmp_path)},
     }
-    use(settings, CACHE="limits")
+    use(settings, LIMIT_STORE="cache", CACHE="limits")
 
 
 def test_w006_file_cache_counters_are_a_deploy_warning(settings, tmp_path):
@@ -103,6 +119,41 @@ def test_e005_dummy_cache_counters_are_an_error(settings, tmp_path):
     messages = textlink_messages(ignore=())
     assert set(messages) == {"textlink.E005"}
     assert isinstance(messages["textlink.E005"], Error)
+
+
+def test_a_dummy_cache_is_harmless_with_the_database_store(settings, tmp_path):
+    _counter_cache(settings, tmp_path, "django.core.cache.backends.dummy.DummyCache")
+    use(settings, CACHE="limits")
+    assert textlink_messages(ignore=()) == {}
+
+
+# -- W007: behind a proxy without TRUSTED_PROXIES ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "proxy_setting",
+    [
+        {"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")},
+        {"USE_X_FORWARDED_HOST": True},
+        {"USE_X_FORWARDED_PORT": True},
+    ],
+)
+def test_w007_behind_a_proxy_without_trusted_proxies(settings, proxy_setting):
+    use(settings)
+    for name, value in proxy_setting.items():
+        setattr(settings, name, value)
+    messages = textlink_messages(deploy=True)
+    assert set(messages) == {"textlink.W007"}
+    assert "unix" in messages["textlink.W007"].hint
+    assert "X-Forwarded-For" in messages["textlink.W007"].hint
+    for trusted in (["10.0.0.0/8"], ["unix"]):
+        use(settings, TRUSTED_PROXIES=trusted)
+        assert textlink_messages(deploy=True) == {}
+
+
+def test_no_w007_without_signs_of_a_proxy(settings):
+    use(settings)
+    assert "textlink.W007" not in textlink_messages(deploy=True)
 
 
 def test_cache_option_must_name_a_configured_cache(settings):
@@ -126,6 +177,12 @@ def test_cache_option_must_name_a_configured_cache(settings):
         ("SERVICE_NAME", 5),
         ("TOKEN_MAX_AGE", 0),
         ("DAILY_SEND_BUDGET", True),
+        ("CHECKS_PER_IP_PER_HOUR", 0),
+        ("TRUSTED_PROXIES", "unix-socket"),
+        ("TRUSTED_PROXIES", 10),
+        ("LIMIT_STORE", None),
+        ("ALLOWED_ORIGINS", ["app.example.com"]),
+        ("ALLOWED_ORIGINS", ["https://app.example.com/path"]),
     ],
 )
 def test_e004_malformed_verification_options(settings, key, value):

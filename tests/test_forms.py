@@ -16,6 +16,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core import signing
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
@@ -29,7 +30,7 @@ from django_textlink.forms import (
     VerifiedPhoneFormMixin,
 )
 from django_textlink.models import VerifiedPhoneNumber
-from django_textlink.verification import InvalidToken, PhoneVerification
+from django_textlink.verification import InvalidToken, PhoneVerification, redeem_token
 
 PHONE = "+12025550143"
 OTHER = "+442079460958"
@@ -461,3 +462,93 @@ def test_tampered_tokens_are_refused() -> None:
     assert ProfileForm(
         {"name": "Ann", "phone_number": PHONE, "verification_token": token}
     ).is_valid()
+
+
+# -- save_with_verified_phone: one verification, one account ------------------------------------
+
+
+@pytest.fixture(params=["database", "cache"])
+def limit_store(request: pytest.FixtureRequest, settings: Any) -> str:
+    settings.TEXTLINK = {**settings.TEXTLINK, "LIMIT_STORE": request.param}
+    return str(request.param)
+
+
+def test_save_with_verified_phone_saves_records_and_uses_the_token(limit_store: str) -> None:
+    request = make_request()
+    token = verify_in_session(request)
+    form = SignupForm(signup_data(), request=request)
+    assert form.is_valid(), form.errors
+
+    user = form.save_with_verified_phone()
+
+    assert user is not None
+    assert user.pk is not None
+    assert VerifiedPhoneNumber.objects.filter(user=user, phone_number=PHONE).exists()
+    assert session.verified_token(request) is None
+    with pytest.raises(InvalidToken, match="already used"):
+        redeem_token(token)
+
+
+def test_a_token_used_meanwhile_saves_nothing_and_gives_a_form_error(limit_store: str) -> None:
+    token = verify(make_request())
+    first = SignupForm(signup_data("alice", verification_token=token), request=make_request())
+    second = SignupForm(signup_data("bob", verification_token=token), request=make_request())
+    assert first.is_valid()
+    assert second.is_valid()  # both validated before either saved
+
+    assert first.save_with_verified_phone() is not None
+    assert second.save_with_verified_phone() is None
+
+    assert second.has_error("phone_number", PHONE_NOT_VERIFIED)
+    assert "already used" in str(second.errors["phone_number"])
+    assert second.needs_phone_verification()
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["alice"]
+
+
+def test_a_failing_save_leaves_the_token_unused(limit_store: str) -> None:
+    token = verify(make_request())
+    form = ProfileForm({"name": "Ann", "phone_number": PHONE, "verification_token": token})
+    assert form.is_valid()
+
+    def broken_save() -> Any:
+        raise IntegrityError("username taken meanwhile")
+
+    with pytest.raises(IntegrityError):
+        form.save_with_verified_phone(broken_save)
+
+    # The token can still make the account: the failed save did not use it up.
+    users = get_user_model().objects
+    again = ProfileForm({"name": "Ann", "phone_number": PHONE, "verification_token": token})
+    assert again.is_valid(), again.errors
+    user = again.save_with_verified_phone(lambda: users.create_user("ann", password=PASSWORD))
+    assert user is not None
+    assert VerifiedPhoneNumber.objects.filter(user=user, phone_number=PHONE).exists()
+
+
+def test_save_with_verified_phone_for_a_plain_form_and_a_signed_in_user() -> None:
+    alice = get_user_model().objects.create_user("alice", password=PASSWORD)
+    request = make_request(alice)
+    verify_in_session(request)
+    form = ProfileForm({"name": "Alice", "phone_number": PHONE}, request=request)
+    assert form.is_valid(), form.errors
+
+    assert form.save_with_verified_phone(lambda: "profile saved") == "profile saved"
+    assert VerifiedPhoneNumber.objects.filter(user=alice, phone_number=PHONE).exists()
+
+
+def test_save_with_verified_phone_needs_a_valid_form() -> None:
+    form = ProfileForm({"name": "Ann", "phone_number": PHONE}, request=make_request())
+    assert not form.is_valid()
+    with pytest.raises(ValueError, match="is_valid"):
+        form.save_with_verified_phone()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_save_verified_phone_outside_a_transaction_warns() -> None:
+    request = make_request()
+    verify_in_session(request)
+    form = SignupForm(signup_data(), request=request)
+    assert form.is_valid()
+    user = form.save()
+    with pytest.warns(DeprecationWarning, match="save_with_verified_phone"):
+        assert form.save_verified_phone(user) == PHONE

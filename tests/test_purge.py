@@ -230,11 +230,12 @@ def address_book() -> dict[str, Contact]:
 
 def test_contacts_gone_quiet_are_deleted_with_the_contacts_option(address_book):
     dry = purge(days=30, contacts=True, dry_run=True)
-    assert "anonymise 3 SMS messages older than 30 days and delete 2 contacts (dry run)" in dry
+    assert "anonymise 3 SMS messages older than 30 days and delete 2 contacts, and" in dry
+    assert "(dry run)" in dry
 
     output = purge("--days", "30", "--contacts")
 
-    assert "anonymised 3 SMS messages older than 30 days and deleted 2 contacts." in output
+    assert "anonymised 3 SMS messages older than 30 days and deleted 2 contacts, and" in output
     assert set(Contact.objects.values_list("name", flat=True)) == {"Active", "", "New"}
     assert Contact.objects.filter(phone_number="+12025550104", opted_out=True).exists()
     # Their old messages stay, anonymised, for the statistics.
@@ -251,3 +252,25 @@ def test_without_the_contacts_option_no_contact_is_deleted(address_book):
     output = purge(days=30)
     assert "contacts" not in output
     assert Contact.objects.count() == len(address_book)
+
+
+# -- the verification flow's expired state ------------------------------------------------------
+
+
+def test_expired_verification_state_is_purged_whatever_the_days(clock) -> None:
+    from django_textlink.limitstore import DatabaseStore
+    from django_textlink.models import VerificationState
+
+    store = DatabaseStore()
+    store.set("textlink:test:old", "1", clock.now + 60)
+    store.set("textlink:test:live", "1", clock.now + 7200)
+    clock.advance(3600)
+
+    dry = purge(days=365, dry_run=True)
+    assert "delete 1 expired verification state entries (dry run)" in dry
+    assert VerificationState.objects.count() == 2
+
+    output = purge(days=365)
+    assert "deleted 1 expired verification state entries" in output
+    assert list(VerificationState.objects.values_list("key", flat=True)) == ["textlink:test:live"]
+    assert store.get("textlink:test:live") == "1"

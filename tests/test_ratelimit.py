@@ -49,11 +49,10 @@ _current_store: Store
 
 
 @pytest.fixture(autouse=True)
-def _use_store(store: Store) -> Iterator[None]:
+def _use_store(store: Store) -> None:
     """Every limit a test makes lives in the store it is parametrized with."""
     global _current_store
     _current_store = store
-    yield
 
 
 def allowed(limit: WindowLimit) -> bool:

@@ -29,6 +29,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.core import signing
 from django.core.cache.backends import locmem as locmem_cache
 from django.core.management import call_command
+from django.db import connections
 from django.test import RequestFactory
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
@@ -818,6 +819,8 @@ def test_concurrent_redeems_succeed_once(shared_db: None, token: str) -> None:
             outcomes.append(False)
         else:
             outcomes.append(True)
+        finally:
+            connections.close_all()  # each thread's own database connection
 
     threads = [threading.Thread(target=worker) for _ in range(20)]
     for thread in threads:
@@ -1027,6 +1030,8 @@ def run_together(count: int, work: Callable[[], Any]) -> list[Any]:
             outcome: Any = work()
         except Exception as err:
             outcome = err
+        finally:
+            connections.close_all()  # each thread's own database connection
         with lock:
             outcomes.append(outcome)
 

@@ -43,12 +43,14 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None, request=request)
     status = 200
     if request.method == "POST":
-        # The phone was verified already in this session: save the user and redeem the
-        # verification in one transaction (None: the token was used meanwhile).
-        if form.is_valid() and (user := form.save_with_verified_phone()) is not None:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("home")
-        if form.needs_phone_verification():
+        if form.is_valid():  # the phone was verified already in this session
+            # Save the user and redeem the verification in one transaction.
+            user = form.save_with_verified_phone()
+            if user is not None:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect("home")
+            status = 400  # the verification was used meanwhile: the form says so
+        elif form.needs_phone_verification():
             # Not form.cleaned_data["phone_number"]: the "not verified" error removed it.
             phone = form.phone_number_to_verify
             assert phone is not None
