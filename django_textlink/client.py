@@ -76,6 +76,8 @@ logger = logging.getLogger("django_textlink.client")
 #: TextLink's paths. ``update-contect-tag`` is spelled that way by TextLink itself.
 ENDPOINT_SEND_SMS = "send-sms"
 ENDPOINT_SEND_CODE = "send-code"
+#: Stands for the body of a send-code answer in errors (it may carry the code).
+CODE_ANSWER_WITHHELD = "[send-code answer withheld: it may carry the code]"
 ENDPOINT_VERIFY_CODE = "verify-code"
 ENDPOINT_UPDATE_CONTACT_TAG = "update-contect-tag"
 
@@ -354,6 +356,9 @@ class TextLinkClient:
         status = response.status_code
         # Redact before cutting: a key straddling the cut would otherwise leak its start.
         excerpt = self._redact(response.text)[:BODY_EXCERPT_LENGTH]
+        if endpoint == ENDPOINT_SEND_CODE:
+            # Whatever send-code answers may carry the code: never in an error or a log.
+            excerpt = CODE_ANSWER_WITHHELD
         data: Any
         try:
             data = response.json()
@@ -401,6 +406,7 @@ class TextLinkClient:
             payload = {
                 key: self._redact(value) if isinstance(value, str) else value
                 for key, value in data.items()
+                if not (endpoint == ENDPOINT_SEND_CODE and key == "code")
             }
             raise error_class(text, endpoint=endpoint, status_code=status, payload=payload)
         raise TextLinkInvalidResponseError(

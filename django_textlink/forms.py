@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from django_textlink import session
+from django_textlink.limitstore import get_store
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
 from django_textlink.verification import (
     MAX_CODE_LENGTH,
@@ -186,26 +187,32 @@ class VerifiedPhoneFormMixin:
             )
         saver: Callable[[], Any] = save if save is not None else self.save  # type: ignore[attr-defined]
         signed_in = self._signed_in_user()
+        redeemed = False
         try:
             with transaction.atomic(using=router.db_for_write(VerificationState)):
                 # First: of racing submissions, the losers stop here (the redemption of
                 # the winner holds the row until it commits) before saving anything.
                 phone = redeem_token(token, phone_number=phone, user=signed_in)
-                try:
-                    saved = saver()
-                except BaseException:
-                    release_token(token)  # a store outside the transaction (cache)
-                    raise
+                redeemed = True
+                saved = saver()
                 owner = user if user is not None else saved
                 if not isinstance(owner, get_user_model()):
                     owner = signed_in
                 VerifiedPhoneNumber.record(phone, owner)
         except InvalidToken as err:
+            if redeemed:  # raised by the save itself: not ours to turn into a form error
+                raise
             self.phone_number_to_verify = phone
             self.add_error(  # type: ignore[attr-defined]
                 "phone_number", forms.ValidationError(str(err.message), code=PHONE_NOT_VERIFIED)
             )
             return None
+        except BaseException:
+            # The rollback gave the token back in the database store; a cache store is
+            # outside the transaction, so it is given back here, after the rollback.
+            if redeemed and not get_store().transactional:
+                release_token(token)
+            raise
         if self.request is not None:
             session.clear(self.request)
         result: T = saved

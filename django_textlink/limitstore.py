@@ -32,15 +32,15 @@ from __future__ import annotations
 import math
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.core.cache import BaseCache, caches
-from django.db import IntegrityError, router, transaction
-from django.db.models import DateTimeField, F, Value
+from django.db import IntegrityError, NotSupportedError, router, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.functions import Greatest
 
 from django_textlink import ratelimit
@@ -101,6 +101,18 @@ class Store(ABC):
     def delete(self, keys: Sequence[str]) -> None:
         """Forget ``keys``."""
 
+    def incr_many(self, entries: Mapping[str, float]) -> None:
+        """:meth:`incr` each key of ``entries`` (key -> expiry for a new counter), inside
+        an :meth:`atomic` block of a transactional store; read the counts with
+        :meth:`counts` in the same block."""
+        for key, expires_at in entries.items():
+            self.incr(key, expires_at)
+
+    def extend_many(self, entries: Mapping[str, float]) -> None:
+        """:meth:`extend` each key of ``entries`` (key -> expiry)."""
+        for key, expires_at in entries.items():
+            self.extend(key, expires_at)
+
     def purge_expired(self) -> int:
         """Delete expired entries; returns how many (0 where the store expires them
         itself)."""
@@ -146,6 +158,42 @@ class DatabaseStore(Store):
                 return None
         raise RuntimeError(f"Could not count {key!r}: it keeps changing.")  # pragma: no cover
 
+    def incr_many(self, entries: Mapping[str, float]) -> None:
+        """All the counters of one decision in two statements: an ``INSERT`` of the
+        missing ones that ignores those that exist (``bulk_create(ignore_conflicts=True)``,
+        in key order, so concurrent decisions lock shared rows in the same order), then one
+        ``UPDATE`` that adds one to the live ones and starts the expired ones again."""
+        now = _when(ratelimit.now())
+        expiries = {key: _when(expires_at) for key, expires_at in sorted(entries.items())}
+        try:
+            self._rows().bulk_create(
+                [self.model(key=key, expires_at=expires) for key, expires in expiries.items()],
+                ignore_conflicts=True,
+            )
+        except NotSupportedError:  # a database without INSERT ... ON CONFLICT DO NOTHING
+            super().incr_many(entries)
+            return
+        live = Q(expires_at__gt=now)
+        self._rows().filter(key__in=list(expiries)).update(
+            count=Case(When(live, then=F("count") + 1), default=Value(1)),
+            expires_at=Case(
+                When(live, then=F("expires_at")),
+                *(When(key=key, then=Value(expires)) for key, expires in expiries.items()),
+                default=F("expires_at"),
+                output_field=DateTimeField(),
+            ),
+        )
+
+    def extend_many(self, entries: Mapping[str, float]) -> None:
+        later = Case(
+            *(When(key=key, then=Value(_when(at))) for key, at in entries.items()),
+            default=F("expires_at"),
+            output_field=DateTimeField(),
+        )
+        self._rows().filter(key__in=list(entries)).update(
+            expires_at=Greatest(F("expires_at"), later)
+        )
+
     def _insert(self, key: str, *, count: int = 0, value: str = "", expires: datetime) -> bool:
         try:
             with transaction.atomic(using=self.using):  # a savepoint: a conflict breaks nothing
@@ -177,6 +225,17 @@ class DatabaseStore(Store):
 
     def set(self, key: str, value: str, expires_at: float) -> None:
         expires = _when(expires_at)
+        entry = self.model(key=key, value=value, count=0, expires_at=expires)
+        try:  # one INSERT ... ON CONFLICT (key) DO UPDATE
+            self._rows().bulk_create(
+                [entry],
+                update_conflicts=True,
+                unique_fields=["key"],
+                update_fields=["value", "count", "expires_at"],
+            )
+            return
+        except NotSupportedError:  # a database without it: update, else insert
+            pass
         for _attempt in range(5):
             if self._rows().filter(key=key).update(value=value, count=0, expires_at=expires):
                 return

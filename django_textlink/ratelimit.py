@@ -76,9 +76,15 @@ class WindowLimit:
         return f"{self.key}:{self.slice_seconds}:{index}"
 
     def _keys(self, at: float) -> list[str]:
-        """The slices that can hold hits of the last ``window`` seconds, oldest first."""
+        """The slices that can hold hits of the last ``window`` seconds, oldest first and
+        the current one last, then the next one: a request whose clock was read a moment
+        before another's sees the other's hit even when it fell in the next slice."""
         current = int(at // self.slice_seconds)
-        return [self._slice_key(i) for i in range(current - self.slices, current + 1)]
+        return [self._slice_key(i) for i in range(current - self.slices, current + 2)]
+
+    def _own_key(self, at: float) -> str:
+        """The slice a hit at ``at`` is counted in."""
+        return self._slice_key(int(at // self.slice_seconds))
 
     def hit(self) -> tuple[Hit | None, float]:
         """Count one hit. Returns ``(hit, 0)`` when allowed, ``(None, retry_after)`` when
@@ -93,7 +99,7 @@ class WindowLimit:
         if self.limit <= 0:
             raise _Refused(self, float(self.window))
         keys = self._keys(at)
-        own = keys[-1]
+        own = self._own_key(at)
         value = self.store.incr(own, at + self.window)
         counts = self.store.counts(keys)
         if value is not None:
@@ -152,17 +158,58 @@ def acquire_all(limits: Sequence[WindowLimit]) -> tuple[list[Hit], WindowLimit |
         return [], None, 0.0
     store = limits[0].store
     at = now()
-    hits: list[Hit] = []
     try:
         with store.atomic():
-            for limit in limits:
-                hits.append(limit._count_hit(at))
+            if store.transactional:
+                hits = _decide_together(limits, at)
+            else:
+                hits = _decide_in_turn(limits, at)
     except _Refused as refusal:
-        if not store.transactional:
-            release_all(hits)
         return [], refusal.limit, refusal.retry_after
     store.housekeeping()
     return hits, None, 0.0
+
+
+def _decide_together(limits: Sequence[WindowLimit], at: float) -> list[Hit]:
+    """A transactional store: lock each limit as a whole, count every limit's hit at once,
+    read every window at once (what is read is exact: every counter of these limits stays
+    locked until the transaction ends), and decide the limits in order; a refusal raises,
+    and the rollback undoes every hit."""
+    store = limits[0].store
+    for limit in limits:
+        if limit.limit <= 0:
+            raise _Refused(limit, float(limit.window))
+    # First the limit's own row (its key without a slice), the lock that serializes every
+    # decision on this limit whichever slice its hits fall in; then the clock, read after
+    # waiting for that lock, so hits committed meanwhile are in the window read below.
+    store.incr_many({limit.key: at + limit.window for limit in limits})
+    at = now()
+    keys = {limit: limit._keys(at) for limit in limits}
+    own = {limit: limit._own_key(at) for limit in limits}
+    store.incr_many({own[limit]: at + limit.window for limit in limits})
+    counts = store.counts([key for limit in limits for key in keys[limit]])
+    for limit in limits:
+        window = {key: counts[key] for key in keys[limit] if key in counts}
+        if sum(count for count, _expires in window.values()) > limit.limit:
+            count, expires = window.get(own[limit], (1, at + limit.window))
+            window[own[limit]] = (count - 1, expires)  # when to retry, without this hit
+            raise _Refused(limit, limit._retry_after(at, window))
+    # Admitted: each counter lives until a window after this hit.
+    store.extend_many({own[limit]: at + limit.window for limit in limits})
+    return [Hit(limit, own[limit]) for limit in limits]
+
+
+def _decide_in_turn(limits: Sequence[WindowLimit], at: float) -> list[Hit]:
+    """A store that is not transactional: one limit after the other, each hit counting
+    itself and every hit before it; a refusal takes back the hits already counted."""
+    hits: list[Hit] = []
+    try:
+        for limit in limits:
+            hits.append(limit._count_hit(at))
+    except _Refused:
+        release_all(hits)
+        raise
+    return hits
 
 
 def release_all(hits: Sequence[Hit]) -> None:

@@ -331,11 +331,33 @@ def test_429_with_retry_after_http_date(client, mocked):
 
 
 def test_429_without_retry_after(client, mocked):
-    mocked.post(URL["send-code"], body="slow down", status=429)
+    mocked.post(URL["send-sms"], body="slow down", status=429)
     with pytest.raises(TextLinkRateLimitError) as info:
-        client.send_code(PHONE)
+        client.send_sms(PHONE, "Hi")
     assert info.value.retry_after is None
     assert info.value.body_excerpt == "slow down"
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, '{"code": "482913"}'),  # no "ok": an invalid answer
+        (200, '["482913"]'),
+        (200, '{"ok": false, "message": "odd", "code": "482913"}'),
+        (500, '{"code": "482913"}'),
+        (429, "code 482913"),
+    ],
+)
+def test_a_send_code_answer_never_reaches_an_error(client, mocked, status, body):
+    """Whatever send-code answers may carry the code: errors (and so logs) never show it."""
+    mocked.post(URL["send-code"], body=body, status=status)
+    with pytest.raises(TextLinkError) as info:
+        client.send_code(PHONE)
+    error = info.value
+    assert "482913" not in str(error)
+    assert "482913" not in repr(error)
+    assert "482913" not in str(getattr(error, "body_excerpt", ""))
+    assert "482913" not in str(getattr(error, "payload", ""))
 
 
 @pytest.mark.parametrize(

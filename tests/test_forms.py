@@ -505,6 +505,26 @@ def test_a_token_used_meanwhile_saves_nothing_and_gives_a_form_error(limit_store
     assert list(get_user_model().objects.values_list("username", flat=True)) == ["alice"]
 
 
+def test_a_real_integrity_error_of_the_save_propagates_and_leaves_the_token_unused(
+    limit_store: str,
+) -> None:
+    """The username was taken meanwhile: the database's own IntegrityError reaches the
+    view (which can show it), not a TransactionManagementError, and the token can still
+    make the account under another name."""
+    users = get_user_model().objects
+    users.create_user("ann", password=PASSWORD)
+    token = verify(make_request())
+    form = ProfileForm({"name": "Ann", "phone_number": PHONE, "verification_token": token})
+    assert form.is_valid()
+
+    with pytest.raises(IntegrityError):
+        form.save_with_verified_phone(lambda: users.create_user("ann", password=PASSWORD))
+
+    again = ProfileForm({"name": "Ann", "phone_number": PHONE, "verification_token": token})
+    assert again.is_valid(), again.errors
+    assert again.save_with_verified_phone(lambda: users.create_user("ann2", password=PASSWORD))
+
+
 def test_a_failing_save_leaves_the_token_unused(limit_store: str) -> None:
     token = verify(make_request())
     form = ProfileForm({"name": "Ann", "phone_number": PHONE, "verification_token": token})

@@ -17,6 +17,7 @@ import pytest
 from django.core.cache import caches
 from django.db import connections
 
+from django_textlink import ratelimit
 from django_textlink.limitstore import CacheStore, DatabaseStore, Store
 from django_textlink.ratelimit import WindowLimit, acquire_all, release_all
 from tests.support.clock import T0, FakeClock
@@ -419,3 +420,48 @@ def test_concurrent_double_submit_of_a_cooldown_admits_one(clock: FakeClock) -> 
         limit = make_limit(key=f"double-{round_}", limit=1, window=60, slices=60)
         outcomes = hammer(limit, 2)
         assert outcomes.count(True) == 1, round_
+
+
+class TickingClock:
+    """A clock that moves on a little at every reading, so concurrent hits read times on
+    both sides of a slice boundary."""
+
+    def __init__(self, start: float, tick: float) -> None:
+        self.now = start
+        self.tick = tick
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self.lock:
+            self.now += self.tick
+            return self.now
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("interleave")
+def test_concurrent_hits_across_a_slice_boundary_admit_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cooldown (1 per 60 s, one-second slices) hit by racing requests whose clocks read
+    either side of a second: the hits land in two slices, and still only one is admitted
+    (each decision locks the limit as a whole, then reads the clock)."""
+    for round_ in rounds(20):
+        ticking = TickingClock(T0 + 100 * round_ + 0.97, tick=0.011)
+        monkeypatch.setattr(ratelimit, "clock", ticking)
+        limit = make_limit(key=f"boundary-{round_}", limit=1, window=60, slices=60)
+        outcomes = hammer(limit, 4)
+        if isinstance(_current_store, DatabaseStore):
+            assert outcomes.count(True) == 1, round_
+        else:  # never more; a racing hit in the other slice can refuse both (safe side)
+            assert outcomes.count(True) <= 1, round_
+
+
+def test_a_decision_with_a_stale_clock_sees_hits_in_the_next_slice(clock: FakeClock) -> None:
+    """A request that read the clock just before a second boundary, then waited, must
+    still see a hit made just after it."""
+    limit = make_limit(key="stale", limit=1, window=60, slices=60)
+    clock.set(1000.2)
+    assert allowed(limit)  # counted in the slice of second 1000
+    store = limit.store
+    decide = ratelimit._decide_together if store.transactional else ratelimit._decide_in_turn
+    with pytest.raises(ratelimit._Refused), store.atomic():  # a refusal rolls back
+        decide([limit], T0 + 999.9)  # the stale reading
+    assert limit.count() == 1
