@@ -20,6 +20,7 @@ textlink.W005   (deploy) ``LIMIT_STORE`` is ``"cache"`` on a per-process LocMem 
                 can evict the counters.
 textlink.W006   (deploy) ``LIMIT_STORE`` is ``"cache"`` on a database or file cache, whose
                 ``incr`` is not atomic and which culls entries when full.
+textlink.W008   (deploy) ``LIMIT_STORE`` is ``"cache"`` on Memcached, which evicts when full.
 textlink.W007   (deploy) The site is behind a proxy (``SECURE_PROXY_SSL_HEADER`` or
                 ``USE_X_FORWARDED_HOST``/``_PORT`` is set) but ``TRUSTED_PROXIES`` is empty:
                 every client shares the proxy's per-IP limit (or, on a Unix socket, the
@@ -225,6 +226,15 @@ def check_deploy(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
                 "empties and whose culling lets cheap requests evict every counter.",
                 hint=store_hint,
                 id="textlink.W005",
+            )
+        )
+    elif backend.endswith((".PyMemcacheCache", ".PyLibMCCache")):
+        messages.append(
+            Warning(
+                "The verification limits are kept in Memcached, which evicts entries when it "
+                "is full: a flood of cheap requests can evict the counters.",
+                hint=store_hint,
+                id="textlink.W008",
             )
         )
     elif backend.endswith((".DatabaseCache", ".FileBasedCache")):

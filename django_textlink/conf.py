@@ -474,6 +474,8 @@ def origin_problem(value: str) -> str | None:
         return "must be an http(s) origin with a host"
     if parts.path or parts.query or parts.fragment or parts.username:
         return "must be scheme://host[:port] only"
+    if parts.hostname.startswith("*.") and "." not in parts.hostname[2:]:
+        return "must name a domain under the wildcard (https://*.example.com, not *.com)"
     return None
 
 

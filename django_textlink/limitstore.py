@@ -29,6 +29,7 @@ The database store is atomic with the ORM alone, on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from abc import ABC, abstractmethod
@@ -38,8 +39,9 @@ from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import BaseCache, caches
-from django.db import IntegrityError, NotSupportedError, router, transaction
+from django.db import DatabaseError, IntegrityError, NotSupportedError, router, transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.functions import Greatest
 
@@ -48,6 +50,12 @@ from django_textlink.conf import conf
 
 #: How often (seconds, per process) the database store deletes expired rows on its own.
 PURGE_INTERVAL = 300.0
+#: Rows deleted per statement, and statements per housekeeping round (the rest waits for
+#: the next round, or for ``textlink_purge``).
+PURGE_BATCH = 1000
+HOUSEKEEPING_BATCHES = 5
+
+logger = logging.getLogger("django_textlink.limitstore")
 
 
 class Store(ABC):
@@ -101,6 +109,11 @@ class Store(ABC):
     def delete(self, keys: Sequence[str]) -> None:
         """Forget ``keys``."""
 
+    @abstractmethod
+    def pop(self, key: str) -> bool:
+        """Forget ``key``; True for exactly one of several concurrent callers when it was
+        live."""
+
     def incr_many(self, entries: Mapping[str, float]) -> None:
         """:meth:`incr` each key of ``entries`` (key -> expiry for a new counter), inside
         an :meth:`atomic` block of a transactional store; read the counts with
@@ -113,7 +126,7 @@ class Store(ABC):
         for key, expires_at in entries.items():
             self.extend(key, expires_at)
 
-    def purge_expired(self) -> int:
+    def purge_expired(self, *, batches: int | None = None) -> int:
         """Delete expired entries; returns how many (0 where the store expires them
         itself)."""
         return 0
@@ -123,7 +136,16 @@ class Store(ABC):
 
 
 def _when(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
+    """The moment ``seconds`` as the database wants it: aware in UTC, or naive UTC when
+    ``USE_TZ`` is off (every value the store writes and compares is made the same way)."""
+    moment = datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
+    return moment if settings.USE_TZ else moment.replace(tzinfo=None)
+
+
+def _seconds(moment: datetime) -> float:
+    if moment.tzinfo is None:  # naive UTC (USE_TZ off)
+        moment = moment.replace(tzinfo=dt_timezone.utc)
+    return moment.timestamp()
 
 
 class DatabaseStore(Store):
@@ -214,7 +236,7 @@ class DatabaseStore(Store):
             key__in=list(keys), expires_at__gt=_when(ratelimit.now()), count__gt=0
         )
         return {
-            key: (count, expires_at.timestamp())
+            key: (count, _seconds(expires_at))
             for key, count, expires_at in rows.values_list("key", "count", "expires_at")
         }
 
@@ -253,20 +275,44 @@ class DatabaseStore(Store):
     def delete(self, keys: Sequence[str]) -> None:
         self._rows().filter(key__in=list(keys)).delete()
 
-    def purge_expired(self) -> int:
-        deleted, _per_model = self._rows().filter(expires_at__lte=_when(ratelimit.now())).delete()
-        return int(deleted)
+    def pop(self, key: str) -> bool:
+        live = self._rows().filter(key=key, expires_at__gt=_when(ratelimit.now()))
+        deleted: int = live.delete()[0]
+        return deleted > 0
+
+    def expired(self) -> Any:
+        """The rows past their expiry."""
+        return self._rows().filter(expires_at__lte=_when(ratelimit.now()))
+
+    def purge_expired(self, *, batches: int | None = None) -> int:
+        """Delete expired rows, :data:`PURGE_BATCH` at a time (at most ``batches`` of
+        them); returns how many."""
+        expired = self.expired()
+        deleted = 0
+        done = 0
+        while batches is None or done < batches:
+            keys = list(expired.values_list("key", flat=True)[:PURGE_BATCH])
+            if not keys:
+                break
+            count, _per_model = self._rows().filter(key__in=keys).delete()
+            deleted += count
+            done += 1
+        return deleted
 
     def housekeeping(self) -> None:
-        """Delete expired rows at most once per :data:`PURGE_INTERVAL` per process, and
-        never inside a transaction of the caller's (its locks are not held longer for
-        housekeeping)."""
+        """Delete expired rows at most once per :data:`PURGE_INTERVAL` per process, a few
+        batches at a time, and never inside a transaction of the caller's (its locks are
+        not held longer for housekeeping). A failure is logged, never raised: the request
+        it runs in has been decided already."""
         global _next_purge
         at = ratelimit.now()
         if at < _next_purge or transaction.get_connection(self.using).in_atomic_block:
             return
         _next_purge = at + PURGE_INTERVAL * random.uniform(0.5, 1.5)  # noqa: S311 - timing only
-        self.purge_expired()
+        try:
+            self.purge_expired(batches=HOUSEKEEPING_BATCHES)
+        except DatabaseError:
+            logger.warning("Could not delete expired verification state", exc_info=True)
 
 
 #: When this process next deletes expired rows (see DatabaseStore.housekeeping).
@@ -340,6 +386,9 @@ class CacheStore(Store):
 
     def delete(self, keys: Sequence[str]) -> None:
         self.cache.delete_many([*keys, *(f"{key}:e" for key in keys)])
+
+    def pop(self, key: str) -> bool:
+        return bool(self.cache.delete(key))
 
 
 def get_store() -> Store:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core import signing
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
@@ -39,7 +40,7 @@ from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.clientip import client_ip_key
 from django_textlink.conf import conf
 from django_textlink.exceptions import TextLinkConfigurationError, TextLinkError
-from django_textlink.limitstore import Store, get_store
+from django_textlink.limitstore import DatabaseStore, Store, get_store
 from django_textlink.masking import mask_phone
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone, region_of
 from django_textlink.ratelimit import WindowLimit, acquire_all, now, release_all
@@ -154,6 +155,28 @@ class TokenData:
 
 def _store() -> Store:
     return get_store()
+
+
+_warned_in_transaction = False
+
+
+def _warn_if_in_a_transaction() -> None:
+    """Say once per process when the flow runs inside the caller's transaction with the
+    database store: the limits' row locks are then held until it commits (through the
+    call to TextLink), and the "code sent" marker is invisible to other processes until
+    then, so a sent webhook handled elsewhere meanwhile could keep the code text."""
+    global _warned_in_transaction
+    store = _store()
+    if _warned_in_transaction or not isinstance(store, DatabaseStore):
+        return
+    if transaction.get_connection(store.using).in_atomic_block:
+        _warned_in_transaction = True
+        logger.warning(
+            "PhoneVerification runs inside a database transaction (ATOMIC_REQUESTS or "
+            "transaction.atomic()): its limits stay locked and its state uncommitted until "
+            "that transaction ends. Call start() and check() outside one, e.g. in a view "
+            "decorated with django.db.transaction.non_atomic_requests."
+        )
 
 
 def _hashed(value: str) -> str:
@@ -275,6 +298,7 @@ class PhoneVerification:
         :class:`CountryNotAllowed`, :class:`LimitExceeded` (before any call to TextLink) or
         :class:`VerificationUnavailable`."""
         phone_number = self.normalize(phone_number)
+        _warn_if_in_a_transaction()
         hits, refused, retry_after = acquire_all(self._send_limits(phone_number))
         if refused is not None:
             logger.info(
@@ -365,7 +389,11 @@ class PhoneVerification:
             logger.info("Wrong code for %s (%d attempts left)", mask_phone(phone_number), left)
             return CheckResult(verified=False, phone_number=phone_number, attempts_left=left)
 
-        _store().delete([_key("issue", phone_number)])
+        # One code, one token: of concurrent checks of the right code, only the one that
+        # ends the live code gets a token (each token could make an account).
+        if not _store().pop(_key("issue", phone_number)):
+            logger.info("Code for %s was used by a concurrent check", mask_phone(phone_number))
+            return CheckResult(verified=False, phone_number=phone_number, attempts_left=0)
         from django_textlink.models import VerifiedPhoneNumber
 
         VerifiedPhoneNumber.record(phone_number, self.user)

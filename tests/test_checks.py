@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import Error, Warning, run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -114,6 +115,16 @@ def test_w006_file_cache_counters_are_a_deploy_warning(settings, tmp_path):
     assert set(textlink_messages(deploy=True, ignore=())) == {"textlink.W006"}
 
 
+class PyMemcacheCache(LocMemCache):
+    """Named as Django's Memcached backend, which needs pymemcache (the check reads the
+    backend's name only)."""
+
+
+def test_w008_cache_store_on_memcached_is_a_deploy_warning(settings, tmp_path):
+    _counter_cache(settings, tmp_path, "tests.test_checks.PyMemcacheCache")
+    assert set(textlink_messages(deploy=True, ignore=())) == {"textlink.W008"}
+
+
 def test_e005_dummy_cache_counters_are_an_error(settings, tmp_path):
     _counter_cache(settings, tmp_path, "django.core.cache.backends.dummy.DummyCache")
     messages = textlink_messages(ignore=())
@@ -183,6 +194,7 @@ def test_cache_option_must_name_a_configured_cache(settings):
         ("LIMIT_STORE", None),
         ("ALLOWED_ORIGINS", ["app.example.com"]),
         ("ALLOWED_ORIGINS", ["https://app.example.com/path"]),
+        ("ALLOWED_ORIGINS", ["https://*.com"]),
     ],
 )
 def test_e004_malformed_verification_options(settings, key, value):

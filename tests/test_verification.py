@@ -34,7 +34,9 @@ from django.test import RequestFactory
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 import django_textlink
+from django_textlink.backends.locmem import LocMemBackend
 from django_textlink.models import VerifiedPhoneNumber, is_phone_verified
+from django_textlink.results import VerifyResult
 from django_textlink.signals import phone_verified
 from django_textlink.verification import (
     CheckResult,
@@ -1148,3 +1150,32 @@ def test_answers_do_not_depend_on_whether_the_number_has_an_account(
 
     assert [anonymized(a) for a in answers[taken]] == [anonymized(a) for a in answers[free]]
     assert answers[taken][-1].verified is True
+
+
+WRONG_CODES = 5  # checks of one code allowed by default (WRONG_CODES_PER_CODE)
+
+
+class ReusableCodeBackend(LocMemBackend):
+    """The locmem backend, but a right code stays right until it expires (TextLink may
+    not consume a code when it is checked)."""
+
+    def verify_code(self, phone_number: str, code: str) -> VerifyResult:
+        sent = [e for e in django_textlink.outbox if e.kind == "code"]
+        return VerifyResult(valid=bool(sent) and str(sent[-1].code) == code)
+
+
+@concurrent
+def test_concurrent_checks_of_the_right_code_earn_one_token(
+    shared_db: str, outbox: list[Any], settings: Any
+) -> None:
+    """Each token can make an account: one code must earn one token, also when several
+    checks of it race and TextLink says yes to each."""
+    configure(settings, BACKEND="tests.test_verification.ReusableCodeBackend")
+    start()
+    code = code_for(PHONE)
+
+    outcomes = run_together(WRONG_CODES, lambda: check(PHONE, code))  # all within the limits
+
+    assert all(isinstance(o, CheckResult) for o in outcomes), outcomes
+    assert sum(1 for o in outcomes if o.verified and o.token) == 1
+    assert all(o.attempts_left == 0 for o in outcomes if not o.verified)

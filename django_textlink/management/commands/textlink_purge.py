@@ -18,8 +18,7 @@ contact goes: TextLink's API cannot delete a contact.)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -28,8 +27,7 @@ from django.utils import timezone
 
 from django_textlink.limitstore import DatabaseStore
 from django_textlink.masking import mask_phone
-from django_textlink.models import Contact, SMSMessage, VerificationState, WebhookEvent
-from django_textlink.ratelimit import now
+from django_textlink.models import Contact, SMSMessage, WebhookEvent
 
 BATCH = 1000
 REMOVED = ""
@@ -73,18 +71,16 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=days)
         events = WebhookEvent.objects.filter(received_at__lt=cutoff)
         messages = anonymisable(cutoff)
-        expired_state = VerificationState.objects.filter(
-            expires_at__lte=datetime.fromtimestamp(now(), tz=dt_timezone.utc)
-        )
+        state = DatabaseStore()
         if dry_run:
             also = f" and delete {deletable_contacts(cutoff).count()} contacts" if contacts else ""
             self.stdout.write(
                 f"Would delete {events.count()} webhook events and anonymise "
                 f"{messages.count()} SMS messages older than {days} days{also}, and delete "
-                f"{expired_state.count()} expired verification state entries (dry run)."
+                f"{state.expired().count()} expired verification state entries (dry run)."
             )
             return
-        expired = DatabaseStore().purge_expired()
+        expired = state.purge_expired()
         deleted, _ = events.delete()
         anonymised = 0
         while True:
