@@ -358,7 +358,7 @@ def interleave(store: Store, request: pytest.FixtureRequest, tmp_path: Any) -> I
 
 def rounds(count: int) -> range:
     """Fewer rounds on the database store: each hit there is a real transaction."""
-    return range(count if isinstance(_current_store, CacheStore) else max(1, count // 4))
+    return range(count if isinstance(_current_store, CacheStore) else max(1, count // 6))
 
 
 def hammer(limit: WindowLimit, threads: int) -> list[bool]:

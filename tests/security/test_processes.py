@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,10 +50,17 @@ def run_workers(
         for key in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT", "OPTIONS")
         if key in connection.settings_dict
     }
-    start_at = time.time() + 4  # after every process has set Django up
+    ready = tmp_path / "ready"  # each worker starts once all have set Django up
+    ready.mkdir(exist_ok=True)
     processes = []
     for index, calls in enumerate(jobs):
-        job = {"database": database, "textlink": textlink, "start_at": start_at, "calls": calls}
+        job = {
+            "database": database,
+            "textlink": textlink,
+            "ready_dir": str(ready),
+            "workers": len(jobs),
+            "calls": calls,
+        }
         job_file = tmp_path / f"job-{index}.json"
         job_file.write_text(json.dumps(job))
         process = subprocess.Popen(

@@ -4,7 +4,7 @@
 
     {"database": {...settings.DATABASES["default"] of the test...},
      "textlink": {...extra TEXTLINK options...},
-     "start_at": <epoch seconds: every worker begins at the same moment>,
+     "ready_dir": <a folder where each worker says it is ready>, "workers": <how many>,
      "calls": [["start", phone, ip], ["check", phone, code, ip], ["webhook", kind, payload]]}
 
 and prints one JSON line: what happened to each call (``"sent"``, ``"checked"``, the name
@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -53,9 +54,12 @@ def main() -> None:
         req.user = AnonymousUser()
         return req
 
-    delay = job["start_at"] - time.time()
-    if delay > 0:
-        time.sleep(delay)
+    # Ready, then wait for every other worker: all start at the same moment.
+    ready = Path(job["ready_dir"])
+    (ready / f"{os.getpid()}").touch()
+    deadline = time.monotonic() + 60
+    while len(list(ready.iterdir())) < job["workers"] and time.monotonic() < deadline:
+        time.sleep(0.005)
     outcomes: list[Any] = []
     for call in job["calls"]:
         try:
