@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -295,3 +296,38 @@ def test_the_html_flow_counts_in_the_same_store(locmem: list[Any], client: Clien
         client.post(reverse("textlink:verify"), {"phone_number": phone(100 + n)}, REMOTE_ADDR="")
     assert codes_sent(locmem) == 10
     assert session.PHONE_KEY in client.session
+
+
+# -- the views decide outside ATOMIC_REQUESTS ----------------------------------------------------
+
+
+class TransactionProbeBackend(LocMemBackend):
+    """Records whether a transaction is open while the code is sent (TextLink's call)."""
+
+    in_transaction: list[bool] = []
+
+    def send_code(self, phone_number: str, **options: Any) -> Any:
+        type(self).in_transaction.append(transaction.get_connection().in_atomic_block)
+        return super().send_code(phone_number, **options)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("url", [SEND, reverse("textlink:verify")])
+def test_the_views_call_textlink_outside_atomic_requests(
+    settings: Any, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ATOMIC_REQUESTS, a transaction around the request would hold the limits'
+    locks (the site-wide budget's among them) through the call to TextLink, and hide the
+    "code sent" marker from the process that gets TextLink's webhook."""
+    probe = "tests.security.test_verification_attacks.TransactionProbeBackend"
+    settings.TEXTLINK = {**settings.TEXTLINK, "BACKEND": probe, "DAILY_SEND_BUDGET": 100}
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+    TransactionProbeBackend.in_transaction.clear()
+
+    if url == SEND:
+        assert APIClient().post(url, {"phone_number": VICTIM}, format="json").status_code == 202
+    else:
+        assert Client().post(url, {"phone_number": VICTIM}).status_code == 302
+    assert TransactionProbeBackend.in_transaction == [False]
+    # Committed before the answer: another process sees the marker and the counts.
+    assert VerificationState.objects.filter(key__contains=":code-sent:").exists()
