@@ -15,16 +15,16 @@ Every entry has an expiry time, read from :data:`django_textlink.ratelimit.clock
 limits themselves. Keys never contain a phone number, an IP address or a token: callers
 pass keyed hashes.
 
-The database store is atomic with the ORM alone, on SQLite and PostgreSQL:
-
-* a counter is a conditional ``UPDATE ... SET count = count + 1 WHERE key = ... AND
-  expires_at > now``, and on a miss an ``INSERT`` in a savepoint (a concurrent insert or
-  an expired row makes it fail, and the loop tries the update, or restarts the expired
-  row with a conditional update, again);
-* :meth:`Store.atomic` wraps one decision (all the limits of one request) in a
-  transaction: the ``UPDATE`` locks the row (PostgreSQL) or the database (SQLite) until
-  the decision commits, so concurrent requests are admitted one after the other, exactly;
-  a refused request rolls back and leaves nothing behind.
+The database store is atomic with the ORM alone, on SQLite and PostgreSQL.
+:meth:`Store.atomic` wraps one decision (all the limits of one request) in a transaction,
+in which :meth:`DatabaseStore.incr_many` counts every counter at once: an ``INSERT ... ON
+CONFLICT DO NOTHING`` of the missing rows (``bulk_create(ignore_conflicts=True)``, in key
+order), then one conditional ``UPDATE`` that adds one to the live rows and starts the
+expired ones again. The ``UPDATE`` locks the rows (PostgreSQL) or the database (SQLite)
+until the decision commits, so concurrent requests are admitted one after the other,
+exactly; a refused request rolls back and leaves nothing behind. (Databases without
+``ON CONFLICT`` fall back to :meth:`DatabaseStore.incr`: a conditional ``UPDATE``, and on a
+miss an ``INSERT`` in a savepoint.)
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ import logging
 import math
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -396,10 +396,3 @@ def get_store() -> Store:
     if conf.LIMIT_STORE == "cache":
         return CacheStore()
     return DatabaseStore()
-
-
-@contextmanager
-def atomic(store: Store) -> Iterator[None]:
-    """``store.atomic()`` as a context manager that mypy can follow."""
-    with store.atomic():
-        yield

@@ -93,11 +93,9 @@ class WindowLimit:
         return (hits[0] if hits else None), retry_after
 
     def _count_hit(self, at: float) -> Hit:
-        """Count one hit inside the caller's atomic block; raise :class:`_Refused`
-        (after taking it back, in a store that is not transactional) when it is one too
-        many."""
-        if self.limit <= 0:
-            raise _Refused(self, float(self.window))
+        """Count one hit in a store that is not transactional; raise :class:`_Refused`,
+        after taking it back, when it is one too many."""
+        self._refuse_if_closed()
         keys = self._keys(at)
         own = self._own_key(at)
         value = self.store.incr(own, at + self.window)
@@ -110,12 +108,20 @@ class WindowLimit:
         if sum(count for count, _expires in counts.values()) <= self.limit:
             self.store.extend(own, at + self.window)  # counted until a window after this hit
             return Hit(self, own)
-        if not self.store.transactional:
-            self.store.decr(own)
-        # When to retry is computed without this refused hit, which is not counted.
+        self.store.decr(own)
+        raise self._refusal(at, counts, own)
+
+    def _refuse_if_closed(self) -> None:
+        """A limit of 0 (or less) refuses every hit for a whole window."""
+        if self.limit <= 0:
+            raise _Refused(self, float(self.window))
+
+    def _refusal(self, at: float, counts: dict[str, tuple[int, float]], own: str) -> _Refused:
+        """The refusal of the hit counted in slice ``own``: when to retry is computed
+        without it (it is not counted; the slice's expiry was left as it was)."""
         count, expires = counts.get(own, (1, at + self.window))
-        counts[own] = (count - 1, expires)  # the slice's expiry was left as it was
-        raise _Refused(self, self._retry_after(at, counts))
+        counts[own] = (count - 1, expires)
+        return _Refused(self, self._retry_after(at, counts))
 
     def peek(self) -> float:
         """Seconds until one more hit would be allowed (0 when it would be now)."""
@@ -177,8 +183,7 @@ def _decide_together(limits: Sequence[WindowLimit], at: float) -> list[Hit]:
     and the rollback undoes every hit."""
     store = limits[0].store
     for limit in limits:
-        if limit.limit <= 0:
-            raise _Refused(limit, float(limit.window))
+        limit._refuse_if_closed()
     # First the limit's own row (its key without a slice), the lock that serializes every
     # decision on this limit whichever slice its hits fall in; then the clock, read after
     # waiting for that lock, so hits committed meanwhile are in the window read below.
@@ -191,9 +196,7 @@ def _decide_together(limits: Sequence[WindowLimit], at: float) -> list[Hit]:
     for limit in limits:
         window = {key: counts[key] for key in keys[limit] if key in counts}
         if sum(count for count, _expires in window.values()) > limit.limit:
-            count, expires = window.get(own[limit], (1, at + limit.window))
-            window[own[limit]] = (count - 1, expires)  # when to retry, without this hit
-            raise _Refused(limit, limit._retry_after(at, window))
+            raise limit._refusal(at, window, own[limit])
     # Admitted: each counter lives until a window after this hit.
     store.extend_many({own[limit]: at + limit.window for limit in limits})
     return [Hit(limit, own[limit]) for limit in limits]
