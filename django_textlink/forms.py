@@ -137,21 +137,13 @@ class VerifiedPhoneFormMixin:
         token = cleaned.get("verification_token") or (
             session.verified_token(self.request) if self.request is not None else None
         )
-        user = getattr(self.request, "user", None)
         try:
             if not token:
                 raise InvalidToken(_("Verify this phone number first."), code=PHONE_NOT_VERIFIED)
             # A token issued to a signed-in user is not valid for another signed-in user.
-            read_token(
-                token,
-                phone_number=phone,
-                user=user if getattr(user, "is_authenticated", False) else None,
-            )
+            read_token(token, phone_number=phone, user=self._signed_in_user())
         except InvalidToken as err:
-            self.phone_number_to_verify = phone
-            self.add_error(  # type: ignore[attr-defined]
-                "phone_number", forms.ValidationError(str(err.message), code=PHONE_NOT_VERIFIED)
-            )
+            self._not_verified(phone, err)
         else:
             self.verified_phone_number = phone
             self._verification_token = token
@@ -202,10 +194,7 @@ class VerifiedPhoneFormMixin:
         except InvalidToken as err:
             if redeemed:  # raised by the save itself: not ours to turn into a form error
                 raise
-            self.phone_number_to_verify = phone
-            self.add_error(  # type: ignore[attr-defined]
-                "phone_number", forms.ValidationError(str(err.message), code=PHONE_NOT_VERIFIED)
-            )
+            self._not_verified(phone, err)
             return None
         except BaseException:
             # The rollback gave the token back in the database store; a cache store is
@@ -217,6 +206,13 @@ class VerifiedPhoneFormMixin:
             session.clear(self.request)
         result: T = saved
         return result
+
+    def _not_verified(self, phone: str, err: InvalidToken) -> None:
+        """The "not verified" error on ``phone_number``, keeping the number to verify."""
+        self.phone_number_to_verify = phone
+        self.add_error(  # type: ignore[attr-defined]
+            "phone_number", forms.ValidationError(str(err.message), code=PHONE_NOT_VERIFIED)
+        )
 
     def _signed_in_user(self) -> Any:
         user = getattr(self.request, "user", None)

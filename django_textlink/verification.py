@@ -438,7 +438,7 @@ def make_token(phone_number: str, user: Any = None) -> str:
 def read_token(token: str, *, phone_number: str | None = None, user: Any = None) -> TokenData:
     """Check a token without using it up. Raises :class:`InvalidToken`."""
     token_data = _verified_token_data(token, phone_number=phone_number, user=user)
-    if _store().get(_key("token-used", token_data.nonce)) is not None:
+    if _store().get(_used_key(token_data)) is not None:
         raise InvalidToken(_("The phone verification was already used."))
     return token_data
 
@@ -448,17 +448,7 @@ def _verified_token_data(
 ) -> TokenData:
     """The token's data when its signature, age, number and user are right (whether it
     was used is not looked at)."""
-    try:
-        data = signing.loads(str(token), salt=TOKEN_SALT, max_age=conf.TOKEN_MAX_AGE)
-    except signing.SignatureExpired:
-        raise InvalidToken(
-            _("The phone verification has expired. Verify the number again.")
-        ) from None
-    except signing.BadSignature:
-        raise InvalidToken(_("The phone verification is not valid.")) from None
-    if not isinstance(data, dict) or not isinstance(data.get("p"), str):
-        raise InvalidToken(_("The phone verification is not valid."))
-    token_data = TokenData(phone_number=data["p"], user_id=data.get("u"), nonce=str(data.get("n")))
+    token_data = _signed_token_data(token)
     if phone_number is not None:
         try:
             same = normalize_phone(phone_number) == token_data.phone_number
@@ -471,6 +461,26 @@ def _verified_token_data(
     ):
         raise InvalidToken(_("The phone verification belongs to another account."))
     return token_data
+
+
+def _signed_token_data(token: str) -> TokenData:
+    """The token's data when its signature and age are right."""
+    try:
+        data = signing.loads(str(token), salt=TOKEN_SALT, max_age=conf.TOKEN_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvalidToken(
+            _("The phone verification has expired. Verify the number again.")
+        ) from None
+    except signing.BadSignature:
+        raise InvalidToken(_("The phone verification is not valid.")) from None
+    if not isinstance(data, dict) or not isinstance(data.get("p"), str):
+        raise InvalidToken(_("The phone verification is not valid."))
+    return TokenData(phone_number=data["p"], user_id=data.get("u"), nonce=str(data.get("n")))
+
+
+def _used_key(token_data: TokenData) -> str:
+    """The store key that marks the token as used."""
+    return _key("token-used", token_data.nonce)
 
 
 def redeem_token(token: str, *, phone_number: str | None = None, user: Any = None) -> str:
@@ -489,7 +499,7 @@ def redeem_token(token: str, *, phone_number: str | None = None, user: Any = Non
     data = _verified_token_data(token, phone_number=phone_number, user=user)
     # Remembered past the token's own expiry (TOKEN_MAX_AGE, checked by the signature).
     expires_at = now() + conf.TOKEN_MAX_AGE + 60
-    if not _store().add(_key("token-used", data.nonce), "1", expires_at):
+    if not _store().add(_used_key(data), "1", expires_at):
         raise InvalidToken(_("The phone verification was already used."))
     return data.phone_number
 
@@ -498,11 +508,10 @@ def release_token(token: str) -> None:
     """Forget that ``token`` was used (its redemption was undone: the save it allowed
     failed). In the database store a rollback does this already."""
     try:
-        data = signing.loads(str(token), salt=TOKEN_SALT, max_age=conf.TOKEN_MAX_AGE)
-    except signing.BadSignature:
+        token_data = _signed_token_data(token)
+    except InvalidToken:
         return
-    if isinstance(data, dict):
-        _store().delete([_key("token-used", str(data.get("n")))])
+    _store().delete([_used_key(token_data)])
 
 
 __all__ = [
