@@ -58,13 +58,8 @@ class RateLimited(exceptions.Throttled):
         }
 
 
-class Unavailable(exceptions.APIException):
-    """503 ``{"detail", "code": "unavailable"}``: TextLink could not be reached or refused
-    the request (nothing was verified; try again later)."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "unavailable"
-    default_detail = _("The service is unavailable. Please try again later.")
+class _DetailAndCode(exceptions.APIException):
+    """An answer ``{"detail": message, "code": default_code}``."""
 
     def __init__(self, detail: Any = None) -> None:
         message = str(detail or self.default_detail)
@@ -72,12 +67,21 @@ class Unavailable(exceptions.APIException):
             detail={"detail": message, "code": self.default_code}, code=self.default_code
         )
 
+
+class Unavailable(_DetailAndCode):
+    """503 ``{"detail", "code": "unavailable"}``: TextLink could not be reached or refused
+    the request (nothing was verified; try again later)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_detail = _("The service is unavailable. Please try again later.")
+
     @classmethod
     def from_error(cls, error: VerificationUnavailable) -> Unavailable:
         return cls(error.message)
 
 
-class CrossSiteRefused(exceptions.PermissionDenied):
+class CrossSiteRefused(_DetailAndCode, exceptions.PermissionDenied):
     """403 ``{"detail", "code": "cross_site"}``: a browser sent the request from another
     site's page (``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is not the site's
     own), and that origin is not in ``TEXTLINK["ALLOWED_ORIGINS"]``. Nothing was counted or
@@ -86,9 +90,3 @@ class CrossSiteRefused(exceptions.PermissionDenied):
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "cross_site"
     default_detail = _("Requests from other websites are not allowed.")
-
-    def __init__(self, detail: Any = None) -> None:
-        message = str(detail or self.default_detail)
-        super().__init__(
-            detail={"detail": message, "code": self.default_code}, code=self.default_code
-        )
