@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from django_textlink import rows
 from django_textlink.models import Broadcast, Contact, SMSMessage, WebhookEvent
-from tests.test_webhooks import SECRET, url
+from tests.support.webhook_posts import url
+from tests.test_webhooks import SECRET
 
 pytestmark = pytest.mark.django_db
 

@@ -39,6 +39,7 @@ from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.webhooks import FIELD_TYPES
 from tests.support.concurrency import file_sqlite_database, run_in_threads
 from tests.support.inline_tasks import run_tasks_inline
+from tests.support.webhook_posts import SIGNALS, url
 
 SECRET = "whsec-test-0123456789"  # TEXTLINK["WEBHOOK_SECRET"] in tests/settings.py
 PHONE = "+381601234567"
@@ -100,19 +101,8 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
     "tag-minimal": {"secret": SECRET, "phone_number": PHONE, "tag": "Warm"},
 }
 
-SIGNALS: dict[str, Signal] = {
-    "received": signals.sms_received,
-    "sent": signals.sms_sent,
-    "failed": signals.sms_failed,
-    "tag": signals.contact_tag_changed,
-}
-
 
 # -- helpers and fixtures -------------------------------------------------------------------------
-
-
-def url(kind: str) -> str:
-    return reverse(f"textlink:webhook-{kind}")
 
 
 def encode(body: Any) -> bytes:

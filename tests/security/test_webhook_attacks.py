@@ -28,35 +28,24 @@ from typing import Any
 
 import pytest
 from django.db import DataError, IntegrityError, models, transaction
-from django.dispatch import Signal
 from django.http import HttpResponse
 from django.test import Client
-from django.urls import reverse
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from django_textlink import events, signals, webhooks
+from django_textlink import events, webhooks
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.webhooks import INT64_MAX, INT64_MIN, MAX_DEPTH
 from tests.support.inline_tasks import run_tasks_inline
+from tests.support.webhook_posts import SIGNALS, url
 
 SECRET = "whsec-test-0123456789"  # TEXTLINK["WEBHOOK_SECRET"] in tests/settings.py
 PHONE = "+12025550143"
 KINDS = ("received", "sent", "failed", "tag")
 BASE: dict[str, Any] = {"secret": SECRET, "phone_number": PHONE, "text": "hi"}
-SIGNALS: dict[str, Signal] = {
-    "received": signals.sms_received,
-    "sent": signals.sms_sent,
-    "failed": signals.sms_failed,
-    "tag": signals.contact_tag_changed,
-}
 
 # -- helpers and fixtures -------------------------------------------------------------------------
-
-
-def url(kind: str) -> str:
-    return reverse(f"textlink:webhook-{kind}")
 
 
 def body_with(raw_fields: str, base: dict[str, Any] = BASE) -> bytes:
