@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -39,7 +38,7 @@ from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.webhooks import FIELD_TYPES
 from tests.support.concurrency import file_sqlite_database, run_in_threads
 from tests.support.inline_tasks import run_tasks_inline
-from tests.support.webhook_posts import SIGNALS, url
+from tests.support.webhook_posts import SIGNALS, Fired, recording_signals, url
 
 SECRET = "whsec-test-0123456789"  # TEXTLINK["WEBHOOK_SECRET"] in tests/settings.py
 PHONE = "+381601234567"
@@ -160,24 +159,6 @@ def assert_no_secret(value: Any, secret: str = SECRET) -> None:
     assert "key:secret" not in shown
 
 
-class Fired:
-    """Every webhook signal sent during a test, as ``(kind, kwargs)``; thread-safe."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-
-    def record(self, kind: str, kwargs: dict[str, Any]) -> None:
-        with self._lock:
-            self.calls.append((kind, kwargs))
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [kwargs for fired_kind, kwargs in self.calls if fired_kind == kind]
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _kwargs in self.calls]
-
-
 @pytest.fixture(autouse=True)
 def _tasks_inline(settings: Any) -> None:
     """Tasks (a tag push, task-mode processing) run at once, whatever an earlier test left
@@ -187,16 +168,8 @@ def _tasks_inline(settings: Any) -> None:
 
 @pytest.fixture
 def fired() -> Iterator[Fired]:
-    recorder = Fired()
-    for kind, signal in SIGNALS.items():
-
-        def receiver(sender: Any, _kind: str = kind, **kwargs: Any) -> None:
-            recorder.record(_kind, {"sender": sender, **kwargs})
-
-        signal.connect(receiver, weak=False, dispatch_uid=f"test-webhooks-{kind}")
-    yield recorder
-    for kind, signal in SIGNALS.items():
-        signal.disconnect(dispatch_uid=f"test-webhooks-{kind}")
+    with recording_signals("test-webhooks") as recorder:
+        yield recorder
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from django_textlink import events, webhooks
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.webhooks import INT64_MAX, INT64_MIN, MAX_DEPTH
 from tests.support.inline_tasks import run_tasks_inline
-from tests.support.webhook_posts import SIGNALS, url
+from tests.support.webhook_posts import Fired, recording_signals, url
 
 SECRET = "whsec-test-0123456789"  # TEXTLINK["WEBHOOK_SECRET"] in tests/settings.py
 PHONE = "+12025550143"
@@ -95,16 +95,6 @@ def nested(shape: str, depth: int, leaf: str = "1") -> str:
     return "".join(levels) + leaf + "".join(closing[level] for level in reversed(levels))
 
 
-class Fired:
-    """Every webhook signal sent during a test, as ``(kind, kwargs)``."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _kwargs in self.calls]
-
-
 @pytest.fixture(autouse=True)
 def _tasks_inline(settings: Any) -> None:
     run_tasks_inline(settings)
@@ -112,16 +102,8 @@ def _tasks_inline(settings: Any) -> None:
 
 @pytest.fixture
 def fired() -> Iterator[Fired]:
-    recorder = Fired()
-    for kind, signal in SIGNALS.items():
-
-        def receiver(sender: Any, _kind: str = kind, **kwargs: Any) -> None:
-            recorder.calls.append((_kind, {"sender": sender, **kwargs}))
-
-        signal.connect(receiver, weak=False, dispatch_uid=f"test-webhook-attacks-{kind}")
-    yield recorder
-    for kind, signal in SIGNALS.items():
-        signal.disconnect(dispatch_uid=f"test-webhook-attacks-{kind}")
+    with recording_signals("test-webhook-attacks") as recorder:
+        yield recorder
 
 
 def shown(value: Any) -> Iterator[str]:
