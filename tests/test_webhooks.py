@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import responses
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.http import HttpResponse
 from django.test import Client
@@ -38,7 +38,7 @@ from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.webhooks import FIELD_TYPES
 from tests.support.concurrency import file_sqlite_database, run_in_threads
 from tests.support.inline_tasks import run_tasks_inline
-from tests.support.webhook_posts import SIGNALS, Fired, recording_signals, url
+from tests.support.webhook_posts import SIGNALS, Fired, recording_signals, texts_of, url
 
 SECRET = "whsec-test-0123456789"  # TEXTLINK["WEBHOOK_SECRET"] in tests/settings.py
 PHONE = "+381601234567"
@@ -134,23 +134,6 @@ def nothing_stored() -> None:
     assert WebhookEvent.objects.count() == 0
     assert SMSMessage.objects.count() == 0
     assert Contact.objects.count() == 0
-
-
-def texts_of(value: Any) -> Iterator[str]:
-    """Every string a value shows: model fields, dict keys (as ``key:<name>``) and values,
-    items, ``repr`` and ``str``."""
-    if isinstance(value, models.Model):
-        for field in value._meta.concrete_fields:
-            yield from texts_of(getattr(value, field.attname))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield f"key:{key}"
-            yield from texts_of(item)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from texts_of(item)
-    yield repr(value)
-    yield str(value)
 
 
 def assert_no_secret(value: Any, secret: str = SECRET) -> None:

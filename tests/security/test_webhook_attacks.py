@@ -38,7 +38,7 @@ from django_textlink import events, webhooks
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.webhooks import INT64_MAX, INT64_MIN, MAX_DEPTH
 from tests.support.inline_tasks import run_tasks_inline
-from tests.support.webhook_posts import Fired, recording_signals, url
+from tests.support.webhook_posts import Fired, recording_signals, texts_of, url
 
 SECRET = "whsec-test-0123456789"  # TEXTLINK["WEBHOOK_SECRET"] in tests/settings.py
 PHONE = "+12025550143"
@@ -106,25 +106,8 @@ def fired() -> Iterator[Fired]:
         yield recorder
 
 
-def shown(value: Any) -> Iterator[str]:
-    """Every text a value shows, dict keys as ``key:<name>``: model fields, dict keys and
-    values, items, ``repr`` and ``str``."""
-    if isinstance(value, models.Model):
-        for field in value._meta.concrete_fields:
-            yield from shown(getattr(value, field.attname))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield f"key:{key}"
-            yield from shown(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from shown(item)
-    yield repr(value)
-    yield str(value)
-
-
 def assert_no_secret(value: Any) -> None:
-    texts = list(shown(value))
+    texts = list(texts_of(value))
     assert not [text for text in texts if SECRET in text]
     keys = [text[4:] for text in texts if text.startswith("key:")]
     assert not [key for key in keys if key.casefold() == "secret"], keys

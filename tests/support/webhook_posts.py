@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.db import models
 from django.dispatch import Signal
 from django.urls import reverse
 
@@ -60,3 +61,20 @@ def recording_signals(uid: str) -> Iterator[Fired]:
     finally:
         for kind, signal in SIGNALS.items():
             signal.disconnect(dispatch_uid=f"{uid}-{kind}")
+
+
+def texts_of(value: Any) -> Iterator[str]:
+    """Every string a value shows: model fields, dict keys (as ``key:<name>``) and values,
+    items, ``repr`` and ``str``."""
+    if isinstance(value, models.Model):
+        for field in value._meta.concrete_fields:
+            yield from texts_of(getattr(value, field.attname))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield f"key:{key}"
+            yield from texts_of(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from texts_of(item)
+    yield repr(value)
+    yield str(value)
