@@ -12,7 +12,6 @@ import ast
 import importlib
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from django_textlink.api.exceptions import RateLimited
 from django_textlink.api.views import SendCodeView
 from django_textlink.models import VerifiedPhoneNumber
 from django_textlink.verification import InvalidToken, read_token, redeem_token
+from tests.support import api as api_support
 
 pytestmark = pytest.mark.django_db
 
@@ -50,28 +50,9 @@ def api() -> APIClient:
     return APIClient()
 
 
-@pytest.fixture
-def locmem(settings: Any) -> list[Any]:
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
-    }
-    return django_textlink.outbox
-
-
-@pytest.fixture
-def textlink(settings: Any) -> Iterator[responses.RequestsMock]:
-    """TextLink's HTTP API, faked; the HTTP backend (the test settings' default) is used."""
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.textlink.TextLinkBackend",
-    }
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
-
-def url(settings: Any, endpoint: str) -> str:
-    return f"{settings.TEXTLINK['BASE_URL'].rstrip('/')}/{endpoint}"
+locmem = api_support.locmem
+textlink = api_support.textlink
+url = api_support.textlink_url
 
 
 def send(api: APIClient, phone: str = PHONE, **extra: Any) -> Any:

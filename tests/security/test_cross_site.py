@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import responses
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -27,10 +25,10 @@ from django.utils.functional import Promise
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.test import APIRequestFactory
 
-import django_textlink
 from django_textlink.api.exceptions import CrossSiteRefused
 from django_textlink.api.origin import cross_site_refusal
 from django_textlink.api.views import SendCodeView
+from tests.support import api as api_support
 
 pytestmark = pytest.mark.django_db
 
@@ -45,33 +43,9 @@ CROSS_SITE = {"Sec-Fetch-Site": "cross-site", "Origin": EVIL}
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": OWN}
 
 
-@pytest.fixture
-def client() -> Client:
-    return Client()
-
-
-@pytest.fixture
-def locmem(settings: Any) -> list[Any]:
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
-    }
-    return django_textlink.outbox
-
-
-@pytest.fixture
-def textlink(settings: Any) -> Iterator[responses.RequestsMock]:
-    """TextLink's HTTP API, faked, behind the HTTP backend."""
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.textlink.TextLinkBackend",
-    }
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
-
-def textlink_url(settings: Any, endpoint: str) -> str:
-    return f"{settings.TEXTLINK['BASE_URL'].rstrip('/')}/{endpoint}"
+locmem = api_support.locmem
+textlink = api_support.textlink
+textlink_url = api_support.textlink_url
 
 
 def allow_origins(settings: Any, *origins: str) -> None:
