@@ -58,6 +58,7 @@ from django_textlink.exceptions import (
     TextLinkConnectionError,
     TextLinkInvalidResponseError,
     TextLinkRateLimitError,
+    TextLinkRefusedError,
     TextLinkServerError,
     TextLinkTimeoutError,
     TextLinkTransportError,
@@ -266,10 +267,8 @@ class TextLinkClient:
         payload = verify_code_payload(phone_number, code)
         try:
             data = self._post(ENDPOINT_VERIFY_CODE, payload)
-        except TextLinkAPIError as err:
-            if type(err) is TextLinkAPIError:  # a plain {"ok": false} answer: wrong code
-                return VerifyResult(valid=False, message=err.message, extra=_extra(err.payload))
-            raise
+        except TextLinkRefusedError as err:  # TextLink's {"ok": false}: a wrong code
+            return VerifyResult(valid=False, message=err.message, extra=_extra(err.payload))
         return VerifyResult(valid=True, message=str(data.get("message") or ""), extra=_extra(data))
 
     def update_contact_tag(self, phone_number: str, tag: str) -> TagResult:
@@ -401,7 +400,7 @@ class TextLinkClient:
         if ok is False:
             text = message or "TextLink refused the request without a message"
             error_class = (
-                TextLinkAuthenticationError if _is_auth_message(text) else TextLinkAPIError
+                TextLinkAuthenticationError if _is_auth_message(text) else TextLinkRefusedError
             )
             payload = {
                 key: self._redact(value) if isinstance(value, str) else value

@@ -18,7 +18,6 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from django_textlink import rows
 from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.exceptions import TextLinkError
 from django_textlink.masking import mask_phone
@@ -46,11 +45,9 @@ def upsert_contact(phone_number: str, **fields: Any) -> Contact:
     """The contact for ``phone_number`` (E.164), created if new; given non-None fields
     (name, tag, subuser_id) are updated. Never pushes anything to TextLink."""
     values = {key: value for key, value in fields.items() if value is not None}
-    contact = rows.get_by(Contact, "phone_number", phone_number)  # the usual case, cheaply
-    if contact is None:
-        contact, created = Contact.objects.get_or_create(phone_number=phone_number, defaults=values)
-        if created:
-            return contact
+    contact, created = Contact.objects.get_or_create(phone_number=phone_number, defaults=values)
+    if created:
+        return contact
     changed = [key for key, value in values.items() if getattr(contact, key) != value]
     if changed:
         for key in changed:

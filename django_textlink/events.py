@@ -32,7 +32,6 @@ from django_textlink.masking import mask_phone
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.payloads import E164_RE
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
-from django_textlink.rows import insert
 
 logger = logging.getLogger("django_textlink.events")
 
@@ -81,7 +80,7 @@ def _insert_once(event: WebhookEvent) -> tuple[WebhookEvent, bool]:
     guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
     try:
         with guard:
-            insert(event)
+            event.save(force_insert=True)
         return event, True
     except IntegrityError as err:
         existing = WebhookEvent.objects.filter(dedup_key=event.dedup_key).first()
@@ -159,7 +158,7 @@ def accept(kind: str, payload: dict[str, Any]) -> tuple[WebhookEvent, bool]:
                 kind=kind, payload=payload, dedup_key=key, state=State.PROCESSED,
                 attempts=1, processed_at=timezone.now(),
             )  # fmt: skip
-            insert(event)
+            event.save(force_insert=True)
             HANDLERS[kind](event)
         return event, True
     except IntegrityError as err:
@@ -284,7 +283,7 @@ def handle_received(event: WebhookEvent) -> None:
         contact=contact,
         created_at=_when(payload),
     )
-    insert(message)
+    message.save(force_insert=True)
     signals.sms_received.send(sender=WebhookEvent, message=message, event=event)
 
 
@@ -331,7 +330,7 @@ def _record_outbound(
         created_at=when,
         sent_at=when if status == Status.SENT else None,
     )
-    insert(message)
+    message.save(force_insert=True)
     return message
 
 

@@ -47,8 +47,10 @@ class TextLinkConfigurationError(TextLinkError, ImproperlyConfigured):
 class TextLinkAPIError(TextLinkError):
     """TextLink answered, but not with success.
 
-    Raised as such for an ``{"ok": false, "message": "..."}`` answer; ``.message`` holds
-    TextLink's text. Subclasses cover HTTP-level failures.
+    An ``{"ok": false, "message": "..."}`` answer raises its subclass
+    :class:`TextLinkRefusedError` (or :class:`TextLinkAuthenticationError` when it is
+    about the key); ``.message`` holds TextLink's text. The other subclasses cover
+    HTTP-level failures.
     """
 
     def __init__(
@@ -65,6 +67,12 @@ class TextLinkAPIError(TextLinkError):
         self.payload = payload if payload is not None else {}
         #: The start of the response body (for non-JSON and non-2xx answers).
         self.body_excerpt = body_excerpt
+
+
+class TextLinkRefusedError(TextLinkAPIError):
+    """TextLink understood the request and said no: an ``{"ok": false, "message": "..."}``
+    answer that is not about the API key (a wrong or expired code, a number it refuses).
+    ``verify_code`` answers a wrong code with a falsy result instead of raising this."""
 
 
 class TextLinkAuthenticationError(TextLinkAPIError):
@@ -127,6 +135,7 @@ __all__ = [
     "TextLinkError",
     "TextLinkInvalidResponseError",
     "TextLinkRateLimitError",
+    "TextLinkRefusedError",
     "TextLinkServerError",
     "TextLinkTimeoutError",
     "TextLinkTransportError",

@@ -81,11 +81,20 @@ def _text(value: object, name: str) -> str:
     return value
 
 
+def check_sim_card_id(value: object) -> int | None:
+    """``value`` as a SIM card id (None: TextLink picks the SIM), or ``ValueError``."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(
+            f"sim_card_id must be a whole number >= 0 (TextLink's SIM card id), got {value!r}."
+        )
+    return value
+
+
 def _add_sim_and_custom_id(payload: dict[str, Any], sim_card_id: object, custom_id: object) -> None:
     if sim_card_id is not None:
-        if not _whole(sim_card_id) or sim_card_id < 0:  # type: ignore[operator]
-            raise ValueError("sim_card_id must be a whole number (TextLink's SIM card id).")
-        payload["sim_card_id"] = sim_card_id
+        payload["sim_card_id"] = check_sim_card_id(sim_card_id)
     if custom_id is not None:
         if not isinstance(custom_id, str) or not custom_id:
             raise ValueError("custom_id must be a non-empty string.")

@@ -1,4 +1,9 @@
-"""Typed results of TextLink calls, shared by the client and every backend."""
+"""Typed results of TextLink calls, shared by the client and every backend.
+
+Only a success returns a result: a refusal or a fault raises a
+:class:`~django_textlink.exceptions.TextLinkError`, so there is no ``ok`` flag to check
+(a wrong verification code is the one ordinary "no": a falsy :class:`VerifyResult`).
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,6 @@ class SendResult:
     #: The rest of TextLink's answer (fields can differ between TextLink versions).
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def ok(self) -> bool:
-        return True
-
-
 @dataclass(frozen=True)
 class SendCodeResult:
     """TextLink sent a verification code.
@@ -33,11 +33,6 @@ class SendCodeResult:
     code: str | None = field(default=None, repr=False)
     queued: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return True
-
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -61,6 +56,3 @@ class TagResult:
 
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
-    def ok(self) -> bool:
-        return True

@@ -20,11 +20,10 @@ before sending the rest.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
@@ -33,9 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Case, Exists, F, Field, OuterRef, Q, Value, When
-from django.db.models.functions import Cast
+from django.db.models import Exists, F, Field, OuterRef, Q
 from django.utils import timezone
 
 from django_textlink.backends import BaseBackend, get_backend
@@ -43,14 +40,13 @@ from django_textlink.conf import conf
 from django_textlink.exceptions import TextLinkError, TextLinkRateLimitError
 from django_textlink.masking import mask_phone
 from django_textlink.models import Broadcast, Contact, SMSMessage
+from django_textlink.payloads import check_sim_card_id
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
 
 logger = logging.getLogger("django_textlink.sending")
 
 Status = SMSMessage.Status
 INSERT_BATCH = 1000
-#: Outcomes stored per UPDATE: its parameters stay under SQLite's historical limit of 999.
-RECORD_BATCH = 100
 MAX_TEXT_LENGTH = 1600
 
 
@@ -114,55 +110,28 @@ def attempt(backend: BaseBackend, message: Claimed) -> Outcome:
 
 
 def _record(outcomes: Sequence[Outcome], *, max_attempts: int, attempts: dict[int, int]) -> None:
-    """Store every outcome in one ``UPDATE`` (per ``RECORD_BATCH``), only on rows still
-    ``sending``: each column is the most common value, with ``CASE`` branches listing the
-    rows that differ (in a wave that went well, none). A rate-limited outcome past
-    ``max_attempts`` becomes ``failed`` (``outcome.status`` is updated to match)."""
+    """Store the outcomes, only on rows still ``sending`` (a row that
+    :func:`resume_broadcast` or an admin has since moved on keeps its new state): one
+    ``UPDATE`` per distinct outcome, so a wave that went well is one statement. A
+    rate-limited outcome past ``max_attempts`` becomes ``failed`` (``outcome.status`` is
+    updated to match)."""
     now = timezone.now()
-    # As bulk_update() does: PostgreSQL wants CASE results cast to the column's type.
-    connection = connections[router.db_for_write(SMSMessage)]
-    cast = bool(connection.features.requires_casted_case_in_updates)
-    for start in range(0, len(outcomes), RECORD_BATCH):
-        columns: dict[str, dict[int, Any]] = {
-            "status": {},
-            "queued_by_textlink": {},
-            "error": {},
-            "sent_at": {},
-        }
-        for outcome in outcomes[start : start + RECORD_BATCH]:
-            if outcome.status == Status.QUEUED and attempts.get(outcome.pk, 0) >= max_attempts:
-                outcome.status = Status.FAILED  # rate-limited too many times
-            status = outcome.status
-            columns["status"][outcome.pk] = status
-            columns["queued_by_textlink"][outcome.pk] = outcome.queued_by_textlink
-            columns["error"][outcome.pk] = outcome.error
-            columns["sent_at"][outcome.pk] = now if status == Status.SENT else None
-        # QuerySet.update() is a single statement (bulk_update() would add BEGIN/COMMIT).
-        SMSMessage.objects.filter(pk__in=list(columns["status"]), status=Status.SENDING).update(
-            **{name: _per_row(name, values, cast=cast) for name, values in columns.items()},
+    groups: dict[tuple[str, bool, str], list[int]] = {}
+    for outcome in outcomes:
+        if outcome.status == Status.QUEUED and attempts.get(outcome.pk, 0) >= max_attempts:
+            outcome.status = Status.FAILED  # rate-limited too many times
+        key = (str(outcome.status), outcome.queued_by_textlink, outcome.error)
+        groups.setdefault(key, []).append(outcome.pk)
+    for (status, queued_by_textlink, error), pks in groups.items():
+        # QuerySet.update() is a single statement, atomic on its own: no BEGIN/COMMIT.
+        SMSMessage.objects.filter(pk__in=pks, status=Status.SENDING).update(
+            status=status,
+            queued_by_textlink=queued_by_textlink,
+            error=error,
+            sent_at=now if status == Status.SENT else None,
             claimed_at=None,
             updated_at=now,
         )
-
-
-def _per_row(name: str, values: dict[int, Any], *, cast: bool = False) -> Value | Case | Cast:
-    """``values`` (pk -> value) as one expression: the most common value, with a ``WHEN id
-    IN (...)`` branch for each other value."""
-    field = SMSMessage._meta.get_field(name)
-    assert isinstance(field, Field)  # a concrete column, never a relation's reverse side
-    by_value: dict[Any, list[int]] = {}
-    for pk, value in values.items():
-        by_value.setdefault(value, []).append(pk)
-    default = max(by_value, key=lambda value: len(by_value[value]))
-    whens = [
-        When(pk__in=pks, then=Value(value, output_field=field))
-        for value, pks in by_value.items()
-        if value != default
-    ]
-    if not whens:
-        return Value(default, output_field=field)
-    case = Case(*whens, default=Value(default, output_field=field), output_field=field)
-    return Cast(case, output_field=field) if cast else case
 
 
 # -- a single message ---------------------------------------------------------------------------
@@ -185,8 +154,7 @@ def send_sms(
     """
     phone = normalize_phone(phone_number)
     text = _check_text(text)
-    if sim_card_id is None:
-        sim_card_id = conf.SIM_CARD_ID
+    sim_card_id = conf.SIM_CARD_ID if sim_card_id is None else check_sim_card_id(sim_card_id)
     message = SMSMessage.objects.create(
         direction=SMSMessage.Direction.OUTBOUND,
         phone_number=phone,
@@ -253,11 +221,10 @@ def create_broadcast(
     the chunks are handed to the task backend when the transaction commits.
     """
     text = _check_text(text)
-    if sim_card_id is None:
-        sim_card_id = conf.SIM_CARD_ID
+    sim_card_id = conf.SIM_CARD_ID if sim_card_id is None else check_sim_card_id(sim_card_id)
     user = created_by if getattr(created_by, "is_authenticated", False) else None
     # Each batch is looked up in one IN (...) list: keep it under the parameter limit.
-    limit = _max_query_params(connections[router.db_for_write(SMSMessage)])
+    limit = connections[router.db_for_write(SMSMessage)].features.max_query_params
     batch_size = INSERT_BATCH if limit is None else max(1, min(INSERT_BATCH, limit - 1))
     screen = RecipientScreen(max_examples=Broadcast.MAX_REPORTED_INVALID)
     counts = {"opted_out": 0, "recipients": 0}
@@ -359,68 +326,8 @@ def _insert(
                 broadcast=broadcast,
             )
         )
-    _bulk_insert(rows)
+    SMSMessage.objects.bulk_create(rows, batch_size=INSERT_BATCH)
     counts["recipients"] += len(rows)
-
-
-def _max_query_params(connection: BaseDatabaseWrapper) -> int | None:
-    """How many parameters one statement may carry on ``connection`` (None: no limit).
-
-    Django before 6.0 assumes SQLite's historical 999; SQLite 3.32+ allows 32,766 (or
-    what it was built with), which Python 3.11+ can ask the connection for.
-    """
-    if connection.vendor == "sqlite":
-        connection.ensure_connection()
-        getlimit = getattr(connection.connection, "getlimit", None)
-        if getlimit is not None:
-            return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-    limit = connection.features.max_query_params
-    return None if limit is None else int(limit)
-
-
-def _bulk_insert(rows: list[SMSMessage]) -> None:
-    """Insert ``rows`` with as few statements as the database allows.
-
-    ``bulk_create`` on SQLite splits by the parameter limit Django assumes, 999 before
-    Django 6.0: 62 rows of this model per ``INSERT``. When the connection's real limit
-    allows more, the rows go in one multi-row ``INSERT`` per that many, each value
-    prepared as ``bulk_create`` prepares it (``pre_save``, then ``get_db_prep_save``).
-    """
-    connection = connections[router.db_for_write(SMSMessage)]
-    fields = [
-        field
-        for field in SMSMessage._meta.concrete_fields
-        if not field.primary_key and not getattr(field, "generated", False)
-    ]
-    limit = _max_query_params(connection)
-    per_statement = len(rows) if limit is None else max(1, limit // len(fields))
-    if connection.vendor != "sqlite" or per_statement <= connection.ops.bulk_batch_size(
-        fields, rows
-    ):
-        SMSMessage.objects.bulk_create(rows, batch_size=INSERT_BATCH)
-        return
-    params: list[Any] = []
-    for row in rows:
-        for field in fields:
-            value = field.pre_save(row, add=True)
-            if hasattr(value, "resolve_expression"):  # e.g. a db_default: leave it to Django
-                SMSMessage.objects.bulk_create(rows, batch_size=INSERT_BATCH)
-                return
-            params.append(field.get_db_prep_save(value, connection))
-    quote = connection.ops.quote_name
-    table = quote(SMSMessage._meta.db_table)
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    width = len(fields)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            count = min(per_statement, len(rows) - start)
-            # Only quoted table and column names are interpolated; every value is a parameter.
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608
-                + ", ".join([placeholders] * count),
-                params[start * width : (start + count) * width],
-            )
 
 
 def chunk_ranges(broadcast_id: int, chunk_size: int | None = None) -> list[tuple[int, int]]:
@@ -494,6 +401,47 @@ class Pacer:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
+def _field(name: str) -> Field[Any, Any]:
+    field = SMSMessage._meta.get_field(name)
+    assert isinstance(field, Field)  # a concrete column, never a relation's reverse side
+    return field
+
+
+#: The columns a claim sets, filters on and returns, in :class:`Claimed`'s order.
+_CLAIMED_FIELDS = ("id", "phone_number", "text", "custom_id", "sim_card_id", "attempts")
+
+
+def _claim_sql(vendor: str, quote: Callable[[str], str]) -> str:
+    """The claim as one ``UPDATE ... RETURNING``, a statement the ORM cannot say, with
+    every table and column name taken from the model's ``_meta`` (quoted by the backend)
+    and every value a parameter."""
+    meta = SMSMessage._meta
+
+    def column(name: str) -> str:
+        return quote(_field(name).column or name)
+
+    table = quote(meta.db_table)
+    pk, status, broadcast = column("id"), column("status"), column("broadcast")
+    select = (
+        f"SELECT {pk} FROM {table} WHERE {broadcast} = %s AND {status} = %s "  # noqa: S608
+        f"AND {pk} >= %s AND {pk} <= %s ORDER BY {pk} LIMIT %s"
+    )
+    if vendor == "postgresql":
+        # ARRAY(...) runs the sub-select once. With "id IN (...)" PostgreSQL may plan a
+        # semi-join that re-runs it for every row, and the LIMIT no longer bounds the
+        # claim: a claim of 5 took all 30 queued messages of its range.
+        target = f"{pk} = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"
+    else:
+        target = f"{pk} IN ({select})"
+    attempts = column("attempts")
+    returning = ", ".join(column(name) for name in _CLAIMED_FIELDS)
+    return (
+        f"UPDATE {table} SET {status} = %s, {column('claimed_at')} = %s, "  # noqa: S608
+        f"{column('updated_at')} = %s, {attempts} = {attempts} + 1 "
+        f"WHERE {target} AND {status} = %s RETURNING {returning}"
+    )
+
+
 def _claim(broadcast_id: int, first_pk: int, last_pk: int, limit: int) -> list[Claimed]:
     """Move up to ``limit`` queued messages of the range to ``sending``, atomically, and
     return them. Two workers on the same range never get the same message."""
@@ -501,25 +449,8 @@ def _claim(broadcast_id: int, first_pk: int, last_pk: int, limit: int) -> list[C
     db = router.db_for_write(SMSMessage)
     connection = connections[db]
     if connection.vendor in ("postgresql", "sqlite"):
-        table = connection.ops.quote_name(SMSMessage._meta.db_table)
-        select = (
-            f"SELECT id FROM {table} WHERE broadcast_id = %s AND status = %s "  # noqa: S608
-            "AND id >= %s AND id <= %s ORDER BY id LIMIT %s"
-        )
-        if connection.vendor == "postgresql":
-            # ARRAY(...) runs the sub-select once. With "id IN (...)" PostgreSQL may plan a
-            # semi-join that re-runs it for every row, and the LIMIT no longer bounds the
-            # claim: a claim of 5 took all 30 queued messages of its range.
-            target = f"id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"
-        else:
-            target = f"id IN ({select})"
-        # Only the quoted table name is interpolated; every value is a parameter.
-        sql = (
-            f"UPDATE {table} SET status = %s, claimed_at = %s, updated_at = %s, "  # noqa: S608
-            f"attempts = attempts + 1 WHERE {target} AND status = %s "
-            "RETURNING id, phone_number, text, custom_id, sim_card_id, attempts"
-        )
-        stamp = connection.ops.adapt_datetimefield_value(now)  # stored as the ORM stores it
+        sql = _claim_sql(connection.vendor, connection.ops.quote_name)
+        stamp = _field("updated_at").get_db_prep_value(now, connection)  # as the ORM stores it
         params: list[Any] = [
             *(Status.SENDING, stamp, stamp),
             *(broadcast_id, Status.QUEUED, first_pk, last_pk, limit),
@@ -550,7 +481,7 @@ def _claim(broadcast_id: int, first_pk: int, last_pk: int, limit: int) -> list[C
             pk__in=candidates, status=Status.SENDING, claimed_at=now
         )
         .order_by("pk")
-        .values_list("pk", "phone_number", "text", "custom_id", "sim_card_id", "attempts")
+        .values_list(*_CLAIMED_FIELDS)
     ]
 
 

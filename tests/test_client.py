@@ -33,6 +33,7 @@ from django_textlink.exceptions import (
     TextLinkError,
     TextLinkInvalidResponseError,
     TextLinkRateLimitError,
+    TextLinkRefusedError,
     TextLinkServerError,
     TextLinkTimeoutError,
     TextLinkTransportError,
@@ -59,6 +60,13 @@ CALLS: dict[str, Callable[[TextLinkClient], Any]] = {
     "update-contect-tag": lambda c: c.update_contact_tag(PHONE, "Warm"),
 }
 ENDPOINTS = list(CALLS)
+#: What a successful call of each endpoint returns.
+RESULT_TYPES: dict[str, type] = {
+    "send-sms": SendResult,
+    "send-code": SendCodeResult,
+    "verify-code": VerifyResult,
+    "update-contect-tag": TagResult,
+}
 SENDING_ENDPOINTS = ["send-sms", "send-code"]
 
 
@@ -206,7 +214,6 @@ def test_send_sms_result_not_queued(client, mocked):
     mocked.post(URL["send-sms"], json={"ok": True})
     result = client.send_sms(PHONE, "Hi")
     assert result == SendResult(queued=False)
-    assert result.ok is True
 
 
 def test_send_sms_queued_is_a_success(client, mocked):
@@ -214,7 +221,6 @@ def test_send_sms_queued_is_a_success(client, mocked):
     result = client.send_sms(PHONE, "Hi")
     assert isinstance(result, SendResult)
     assert result.queued is True
-    assert result.ok is True
     assert result.extra == {"id": 99}
 
 
@@ -263,7 +269,6 @@ def test_update_contact_tag_result(client, mocked):
     mocked.post(URL["update-contect-tag"], json={"ok": True, "tag": "Warm"})
     result = client.update_contact_tag(PHONE, "Warm")
     assert isinstance(result, TagResult)
-    assert result.ok is True
     assert result.extra == {"tag": "Warm"}
 
 
@@ -276,7 +281,7 @@ def test_ok_false_raises_api_error_with_message(client, mocked, endpoint):
     with pytest.raises(TextLinkAPIError) as info:
         CALLS[endpoint](client)
     err = info.value
-    assert type(err) is TextLinkAPIError
+    assert type(err) is TextLinkRefusedError  # a TextLinkAPIError, as the contract says
     assert err.message == "Not enough credits"
     assert err.status_code == 200
     assert err.endpoint == endpoint
@@ -289,7 +294,7 @@ def test_ok_false_without_message_still_has_a_message(client, mocked):
     mocked.post(URL["send-sms"], json={"ok": False})
     with pytest.raises(TextLinkAPIError) as info:
         client.send_sms(PHONE, "Hi")
-    assert type(info.value) is TextLinkAPIError
+    assert type(info.value) is TextLinkRefusedError
     assert info.value.message
 
 
@@ -453,7 +458,7 @@ def test_send_sms_4xx_with_ok_false_raises_api_error_with_message(client, mocked
     mocked.post(URL["send-sms"], json={"ok": False, "message": "Bad number"}, status=400)
     with pytest.raises(TextLinkAPIError) as excinfo:
         client.send_sms(PHONE, "hi")
-    assert type(excinfo.value) is TextLinkAPIError
+    assert type(excinfo.value) is TextLinkRefusedError
     assert excinfo.value.message == "Bad number"
     assert excinfo.value.status_code == 400
 
@@ -501,7 +506,7 @@ def test_quota_message_mentioning_the_key_is_not_an_auth_error(client, mocked):
     mocked.post(URL["send-sms"], json={"ok": False, "message": "Daily limit reached for API key"})
     with pytest.raises(TextLinkAPIError) as excinfo:
         client.send_sms(PHONE, "hi")
-    assert type(excinfo.value) is TextLinkAPIError
+    assert type(excinfo.value) is TextLinkRefusedError
 
 
 ANSWER_FAULTS: dict[str, tuple[dict[str, Any], type[TextLinkAPIError]]] = {
@@ -625,7 +630,8 @@ def test_success_on_the_second_attempt_returns_the_result(client, mocked, sleeps
     result = CALLS[endpoint](client)
     assert len(mocked.calls) == 2
     assert len(sleeps) == 1
-    assert result.ok if not isinstance(result, VerifyResult) else result.valid
+    assert type(result) is RESULT_TYPES[endpoint]
+    assert not isinstance(result, VerifyResult) or result.valid
     # both attempts carried the same body
     assert mocked.calls[0].request.body == mocked.calls[1].request.body
 

@@ -368,14 +368,10 @@ def test_any_refusal_of_the_event_row_is_a_400_not_a_duplicate(
 ):
     """Whatever constraint or value check refuses the event row (simulated here, so both
     errors are replayed on every database), it is no duplicate and no 500."""
-    real_insert = events.insert
+    def refusing_save(obj: models.Model, *args: Any, **kwargs: Any) -> None:
+        raise error("CHECK constraint failed: payload")
 
-    def refusing_insert(obj: models.Model, **kwargs: Any) -> None:
-        if isinstance(obj, WebhookEvent):
-            raise error("CHECK constraint failed: payload")
-        real_insert(obj, **kwargs)
-
-    monkeypatch.setattr(events, "insert", refusing_insert)
+    monkeypatch.setattr(WebhookEvent, "save", refusing_save)
 
     for _attempt in range(2):
         _assert_unstorable_answer(post(client, "received", body_with('"x": 1')))
