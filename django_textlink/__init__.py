@@ -21,8 +21,8 @@ outbox: list[OutboxEntry] = []
 
 def send_sms(phone_number: str, text: str, **options: Any) -> SMSMessage:
     """Store an outbound :class:`~django_textlink.models.SMSMessage`, send it now and
-    return it; see :func:`django_textlink.sending.send_sms` for the options."""
-    from django_textlink.sending import send_sms as _send_sms
+    return it; see :func:`django_textlink.messaging.send_sms` for the options."""
+    from django_textlink.messaging import send_sms as _send_sms
 
     return _send_sms(phone_number, text, **options)
 

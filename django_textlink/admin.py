@@ -10,7 +10,7 @@ The action leads to a confirmation page (like Django's "delete selected"): the t
 optional SIM card, how many recipients it goes to and which numbers are skipped and why,
 and a live character counter (GSM-7 or UCS-2, SMS parts). Confirming stores a
 :class:`~django_textlink.models.Broadcast` with
-:func:`~django_textlink.sending.create_broadcast`, reading the selected rows as one
+:func:`~django_textlink.messaging.create_broadcast`, reading the selected rows as one
 streaming query, and opens the bulk send's progress page.
 """
 
@@ -43,11 +43,19 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_textlink import contacts, events, sending, tasks
+from django_textlink import contacts, messaging, tasks
 from django_textlink.conf import conf
 from django_textlink.encoding import analyze
 from django_textlink.exceptions import TextLinkError
 from django_textlink.forms import PhoneNumberField
+from django_textlink.messaging import (
+    MAX_TEXT_LENGTH,
+    RecipientScreen,
+    create_broadcast,
+    known_contacts,
+    requeue,
+)
+from django_textlink.messaging.recipients import INSERT_BATCH
 from django_textlink.models import (
     Broadcast,
     Contact,
@@ -55,14 +63,7 @@ from django_textlink.models import (
     VerifiedPhoneNumber,
     WebhookEvent,
 )
-from django_textlink.sending import (
-    INSERT_BATCH,
-    MAX_TEXT_LENGTH,
-    RecipientScreen,
-    create_broadcast,
-    known_contacts,
-    requeue,
-)
+from django_textlink.webhooks import store as webhook_store
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise
@@ -222,7 +223,7 @@ def _recipients(
 
 def summarize_recipients(recipients: Iterator[str | tuple[str, int | None]]) -> RecipientSummary:
     """Count what :func:`create_broadcast` would send and skip, without storing anything
-    (the same :class:`~django_textlink.sending.RecipientScreen`): one query per
+    (the same :class:`~django_textlink.messaging.RecipientScreen`): one query per
     ``INSERT_BATCH`` distinct numbers for the opted-out contacts."""
     screen = RecipientScreen(max_examples=MAX_EXAMPLES)
     summary = RecipientSummary()
@@ -890,7 +891,7 @@ class ContactAdmin(ContactAdminBase):
     def conversation_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         """A contact's messages, inbound and outbound, oldest first (the latest
         ``CONVERSATION_LENGTH``), with a reply box that sends through
-        :func:`django_textlink.sending.send_sms`.
+        :func:`django_textlink.messaging.send_sms`.
 
         Permissions: the page asks for the change permission on the contact (a reply is
         a change to the conversation, and the page shows the messages); replying also asks
@@ -927,7 +928,7 @@ class ContactAdmin(ContactAdminBase):
                     )  # fmt: skip
                     return HttpResponseRedirect(url)
                 try:
-                    sending.send_sms(
+                    messaging.send_sms(
                         contact.phone_number,
                         form.cleaned_data["text"],
                         sim_card_id=form.cleaned_data["sim_card_id"],
@@ -1083,7 +1084,7 @@ class BroadcastAdmin(BroadcastAdminBase):
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # made by the send_sms action, or sending.create_broadcast()
+        return False  # made by the send_sms action, or messaging.create_broadcast()
 
     def has_change_permission(self, request: HttpRequest, obj: Broadcast | None = None) -> bool:
         return False
@@ -1200,7 +1201,7 @@ class WebhookEventAdmin(WebhookEventAdminBase):
     """The events TextLink posted to the webhooks, read-only: they are stored by the
     webhook views. A receiver that raised leaves its event ``failed`` with the error;
     the "Replay failed events" action processes such events once more
-    (:func:`django_textlink.events.replay`)."""
+    (:func:`django_textlink.webhooks.store.replay`)."""
 
     list_display = (
         "id",
@@ -1282,7 +1283,7 @@ class WebhookEventAdmin(WebhookEventAdminBase):
             )
             return None
         skipped = total - (failed.count() if more else len(ids))  # not failed
-        succeeded = events.replay(ids)
+        succeeded = webhook_store.replay(ids)
         still_failed = WebhookEvent.objects.filter(pk__in=ids, state=State.FAILED).count()
         if succeeded:
             self.message_user(

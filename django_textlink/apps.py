@@ -21,6 +21,9 @@ class TextLinkConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_textlink import checks  # noqa: F401 - registers the system checks
+        from django_textlink import (
+            checks,  # noqa: F401 - registers the system checks
+            tasks,  # noqa: F401 - registers the tasks (see _queue)
+        )
 
         setting_changed.connect(_settings_changed, dispatch_uid="django_textlink.settings_changed")

@@ -52,7 +52,6 @@ from django_textlink.conf import (
     validate_timeout,
 )
 from django_textlink.exceptions import (
-    TextLinkAPIError,
     TextLinkAuthenticationError,
     TextLinkConfigurationError,
     TextLinkConnectionError,

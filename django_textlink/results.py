@@ -21,6 +21,7 @@ class SendResult:
     #: The rest of TextLink's answer (fields can differ between TextLink versions).
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
+
 @dataclass(frozen=True)
 class SendCodeResult:
     """TextLink sent a verification code.
@@ -33,6 +34,7 @@ class SendCodeResult:
     code: str | None = field(default=None, repr=False)
     queued: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -55,4 +57,3 @@ class TagResult:
     """TextLink updated a contact's tag."""
 
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
-

@@ -298,12 +298,12 @@ def test_resume_negative_stale_after() -> None:
 def test_csv_enqueue_with_a_failing_task_backend(
     locmem: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django_textlink import tasks
+    from django_textlink import _queue
 
     def broker_down(*args: Any) -> None:
         raise ConnectionError("Error 111 connecting to localhost:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks, "enqueue_chunk", broker_down)
+    monkeypatch.setattr(_queue, "enqueue", broker_down)
     with pytest.raises(CommandError) as caught:
         run("--csv", write_csv(tmp_path, "+12025550101\n"), "--text", "Hi", "--enqueue")
     broadcast = Broadcast.objects.get()

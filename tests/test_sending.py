@@ -35,6 +35,8 @@ from django_textlink.exceptions import (
     TextLinkServerError,
     TextLinkTimeoutError,
 )
+from django_textlink.messaging.claim import claim
+from django_textlink.messaging.single import Outcome, record
 from django_textlink.models import Broadcast, Contact, SMSMessage
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
 from django_textlink.sending import (
@@ -528,8 +530,8 @@ def test_a_claim_takes_exactly_its_limit_in_order_and_never_a_claimed_message():
     first, last = only_range(broadcast)
     pks = sorted(broadcast.messages.values_list("pk", flat=True))
 
-    one = sending._claim(broadcast.pk, first, last, 5)
-    two = sending._claim(broadcast.pk, first, last, 5)
+    one = claim(broadcast.pk, first, last, 5)
+    two = claim(broadcast.pk, first, last, 5)
 
     assert [m.pk for m in one] == pks[:5]
     assert [m.pk for m in two] == pks[5:10]
@@ -715,7 +717,7 @@ def test_resume_after_a_worker_died_marks_its_claim_unknown_and_sends_the_rest(s
     broadcast = create_broadcast(PHONES[:30], "Hi", enqueue=False)
     first, last = only_range(broadcast)
     # A worker claims a wave, gets two of its messages out, and dies before recording.
-    dead = sending._claim(broadcast.pk, first, last, 5)
+    dead = claim(broadcast.pk, first, last, 5)
     backend = get_backend()
     for message in dead[:2]:
         backend.send_sms(message.phone_number, message.text, custom_id=message.custom_id)
@@ -747,7 +749,7 @@ def test_resume_after_a_worker_died_marks_its_claim_unknown_and_sends_the_rest(s
 def test_resume_leaves_a_fresh_claim_to_its_live_worker(rsps):
     rsps.post(SEND_URL, json={"ok": True})
     broadcast = create_broadcast(PHONES[:10], "Hi", enqueue=False)
-    claimed = sending._claim(broadcast.pk, *only_range(broadcast), 3)
+    claimed = claim(broadcast.pk, *only_range(broadcast), 3)
 
     result = resume_broadcast(broadcast)  # stale after CLAIM_TIMEOUT (300 s)
 
@@ -764,10 +766,10 @@ def test_resume_leaves_a_fresh_claim_to_its_live_worker(rsps):
 @pytest.mark.django_db
 def test_a_late_record_does_not_overwrite_a_message_resume_marked_unknown(rsps):
     broadcast = create_broadcast(PHONES[:2], "Hi", enqueue=False)
-    [claimed, _other] = sending._claim(broadcast.pk, *only_range(broadcast), 2)
+    [claimed, _other] = claim(broadcast.pk, *only_range(broadcast), 2)
     resume_broadcast(broadcast, stale_after=0)
 
-    sending._record([sending.Outcome(claimed.pk, "sent")], max_attempts=5, attempts={})
+    record([Outcome(claimed.pk, "sent")], max_attempts=5, attempts={})
 
     assert broadcast.messages.get(pk=claimed.pk).status == "unknown"
     assert len(rsps.calls) == 0

@@ -14,7 +14,7 @@ import pytest
 from django.test import override_settings
 from django.utils.module_loading import import_string
 
-from django_textlink import sending, tasks
+from django_textlink import _queue, sending, tasks
 from django_textlink.models import SMSMessage
 
 pytestmark = pytest.mark.django_db
@@ -131,9 +131,9 @@ def test_without_a_tasks_framework_tasks_run_inline(
     monkeypatch: pytest.MonkeyPatch, settings: Any, textlink_outbox
 ) -> None:
     settings.TEXTLINK = {**settings.TEXTLINK, "BACKEND": LOCMEM}
-    monkeypatch.setattr(tasks, "_task", None)
+    monkeypatch.setattr(_queue, "_task", None)
     plain = tasks.send_broadcast_chunk.func  # type: ignore[attr-defined]
-    monkeypatch.setattr(tasks, "send_broadcast_chunk", plain)
+    monkeypatch.setitem(_queue._registry, "send_broadcast_chunk", plain)
     broadcast = sending.create_broadcast(NUMBERS[:3], "Hello", enqueue=False)
     pks = sorted(broadcast.messages.values_list("pk", flat=True))
 

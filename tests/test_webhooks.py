@@ -1,6 +1,6 @@
-"""TextLink's four webhooks (django_textlink.webhooks) and what their events do
-(django_textlink.events): authentication, parsing, de-duplication, processing exactly
-once, rollback and replay.
+"""TextLink's four webhooks (django_textlink.webhooks: views, parsing) and what their
+events do (its store and handlers): authentication, parsing, de-duplication, processing
+exactly once, rollback and replay.
 
 Everything runs through Django's test client and the real views, models and signals; no
 TextLink HTTP is involved except where a test asserts that none happens. Tests whose
@@ -32,10 +32,11 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 import django_textlink
-from django_textlink import events, signals
+from django_textlink import signals
 from django_textlink.backends.locmem import tag_updates
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
-from django_textlink.webhooks import FIELD_TYPES
+from django_textlink.webhooks import store
+from django_textlink.webhooks.parsing import FIELD_TYPES
 from tests.support.concurrency import file_sqlite_database, run_in_threads
 from tests.support.inline_tasks import run_tasks_inline
 from tests.support.webhook_posts import SIGNALS, Fired, recording_signals, texts_of, url
@@ -1045,7 +1046,7 @@ def test_a_payload_that_differs_in_one_field_is_another_event(client, fired):
 @pytest.mark.django_db
 def test_the_dedup_key_is_unique_in_the_database_itself():
     """Not just a check in Python: the database refuses a second row with the same key."""
-    key = events.dedup_key("received", {"phone_number": PHONE})
+    key = store.dedup_key("received", {"phone_number": PHONE})
     WebhookEvent.objects.create(kind="received", payload={}, dedup_key=key)
     with pytest.raises(IntegrityError), transaction.atomic():
         WebhookEvent.objects.create(kind="sent", payload={"other": 1}, dedup_key=key)
@@ -1056,7 +1057,7 @@ def test_the_dedup_key_is_unique_in_the_database_itself():
 def test_racing_store_event_calls_keep_one_row(file_db):
     payload = without_secret(DOCUMENTED["received-full"])
 
-    results = run_in_threads([lambda: events.store_event("received", payload)] * 10)
+    results = run_in_threads([lambda: store.store_event("received", payload)] * 10)
 
     assert WebhookEvent.objects.count() == 1
     assert sorted(created for _event, created in results) == [False] * 9 + [True]
@@ -1117,7 +1118,7 @@ def test_a_raising_receiver_still_answers_200_rolls_back_and_replays_exactly_onc
 
     signals.sms_received.disconnect(dispatch_uid="test-webhooks-raising")
     fired.calls.clear()
-    assert events.replay([event.pk]) == 1
+    assert store.replay([event.pk]) == 1
 
     event.refresh_from_db()
     assert event.state == WebhookEvent.State.PROCESSED
@@ -1129,8 +1130,8 @@ def test_a_raising_receiver_still_answers_200_rolls_back_and_replays_exactly_onc
     assert fired.kinds() == ["received"]
 
     # A second replay (or one of a processed event) does nothing.
-    assert events.replay([event.pk]) == 0
-    assert events.replay([event.pk, event.pk]) == 0
+    assert store.replay([event.pk]) == 0
+    assert store.replay([event.pk, event.pk]) == 0
     assert SMSMessage.objects.count() == 1
     assert fired.kinds() == ["received"]
     event.refresh_from_db()
@@ -1161,7 +1162,7 @@ def test_a_raising_failed_receiver_leaves_the_message_as_it_was(client, raising)
     assert (message.status, message.textlink_id, message.error) == ("sent", None, "")
     assert WebhookEvent.objects.get().state == WebhookEvent.State.FAILED
     signals.sms_failed.disconnect(dispatch_uid="test-webhooks-raising")
-    assert events.replay([WebhookEvent.objects.get().pk]) == 1
+    assert store.replay([WebhookEvent.objects.get().pk]) == 1
     message.refresh_from_db()
     assert message.status == SMSMessage.Status.FAILED
 
@@ -1191,9 +1192,9 @@ def test_an_event_that_cannot_be_processed_is_failed_not_a_500(client, fired, ki
 
 @pytest.mark.django_db
 def test_replay_ignores_pending_and_unknown_events():
-    event, created = events.store_event("received", without_secret(GENERIC))
+    event, created = store.store_event("received", without_secret(GENERIC))
     assert created
-    assert events.replay([event.pk, 999_999]) == 0
+    assert store.replay([event.pk, 999_999]) == 0
     event.refresh_from_db()
     assert event.state == WebhookEvent.State.PENDING
 

@@ -34,9 +34,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from django_textlink import events, webhooks
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
-from django_textlink.webhooks import INT64_MAX, INT64_MIN, MAX_DEPTH
+from django_textlink.webhooks import handlers, parsing, store
+from django_textlink.webhooks.parsing import INT64_MAX, INT64_MIN, MAX_DEPTH
 from tests.support.inline_tasks import run_tasks_inline
 from tests.support.webhook_posts import Fired, recording_signals, texts_of, url
 
@@ -132,7 +132,7 @@ def test_a_deeply_nested_body_is_200_or_400_never_500(client, fired, shape, dept
     if depth + 1 <= MAX_DEPTH:  # the body itself is one level more
         assert response.status_code == 200
         assert event is not None
-        assert webhooks.nesting_depth(event.payload) == depth + 1
+        assert parsing.nesting_depth(event.payload) == depth + 1
         assert fired.kinds() == ["received"]
     else:
         assert response.status_code == 400
@@ -169,14 +169,14 @@ def test_the_depth_and_the_text_checks_do_not_recurse():
     for _ in range(200_000):
         deep = [{"k": deep}]
 
-    assert webhooks.nesting_depth(deep) == 400_000
-    assert webhooks.nesting_depth(deep, limit=MAX_DEPTH) == MAX_DEPTH + 1
-    assert webhooks._clean_text(deep) is True
-    assert webhooks._clean_text([{"k": deep, "\ud800": 1}]) is False  # a lone surrogate key
+    assert parsing.nesting_depth(deep) == 400_000
+    assert parsing.nesting_depth(deep, limit=MAX_DEPTH) == MAX_DEPTH + 1
+    assert parsing._clean_text(deep) is True
+    assert parsing._clean_text([{"k": deep, "\ud800": 1}]) is False  # a lone surrogate key
     bad: Any = "a\x00b"
     for _ in range(200_000):
         bad = {"k": [bad]}
-    assert webhooks._clean_text(bad) is False
+    assert parsing._clean_text(bad) is False
 
 
 @pytest.mark.django_db
@@ -186,10 +186,10 @@ def test_a_payload_too_deep_to_encode_is_unstorable_not_a_recursion_error():
         deep = [deep]
     payload = {"phone_number": PHONE, "x": deep}
 
-    with pytest.raises(events.UnstorableEvent):
-        events.accept("received", payload)
-    with pytest.raises(events.UnstorableEvent):
-        events.store_event("received", payload)
+    with pytest.raises(store.UnstorableEvent):
+        store.accept("received", payload)
+    with pytest.raises(store.UnstorableEvent):
+        store.store_event("received", payload)
     nothing_stored()
 
 
@@ -308,7 +308,7 @@ def _let_infinity_through(monkeypatch: pytest.MonkeyPatch) -> None:
     """Undo the parse-time refusal (as an overridden or older parser would): then only the
     database refuses the payload (SQLite's ``JSON_VALID`` check: an IntegrityError;
     PostgreSQL's ``json`` input: a DataError). Neither is a duplicate."""
-    monkeypatch.setattr(webhooks, "_parse_float", float)
+    monkeypatch.setattr(parsing, "_parse_float", float)
 
 
 def _assert_unstorable_answer(response: HttpResponse) -> None:
@@ -354,10 +354,10 @@ def test_an_unstorable_event_is_a_400_in_autocommit_mode_too(monkeypatch, proces
 def test_store_event_and_accept_raise_unstorable_event_not_integrity_error(processing):
     payload = {"phone_number": PHONE, "x": math.inf}
 
-    with pytest.raises(events.UnstorableEvent):
-        events.store_event("received", payload)
-    with pytest.raises(events.UnstorableEvent):
-        events.accept("received", payload)
+    with pytest.raises(store.UnstorableEvent):
+        store.store_event("received", payload)
+    with pytest.raises(store.UnstorableEvent):
+        store.accept("received", payload)
     nothing_stored()
 
 
@@ -368,6 +368,7 @@ def test_any_refusal_of_the_event_row_is_a_400_not_a_duplicate(
 ):
     """Whatever constraint or value check refuses the event row (simulated here, so both
     errors are replayed on every database), it is no duplicate and no 500."""
+
     def refusing_save(obj: models.Model, *args: Any, **kwargs: Any) -> None:
         raise error("CHECK constraint failed: payload")
 
@@ -383,7 +384,7 @@ def test_a_handlers_integrity_error_is_a_failed_event_not_a_duplicate(client, mo
         Contact.objects.create(phone_number=PHONE)
         raise IntegrityError("a constraint of the handler's own")
 
-    monkeypatch.setitem(events.HANDLERS, "received", handler)
+    monkeypatch.setitem(handlers.HANDLERS, "received", handler)
     body = body_with('"x": 1')
 
     first = post(client, "received", body)
@@ -511,7 +512,7 @@ def replay_hostile_mixes(client: Client, *, max_examples: int) -> None:
             event = assert_stored_or_nothing(response)
             if event is not None:
                 assert_no_secret(event)
-                assert webhooks.nesting_depth(event.payload) <= MAX_DEPTH
+                assert parsing.nesting_depth(event.payload) <= MAX_DEPTH
             transaction.set_rollback(True)
 
     check()

@@ -45,9 +45,9 @@ def main() -> None:
     from django.contrib.auth.models import AnonymousUser
     from django.test import RequestFactory
 
-    from django_textlink import events
     from django_textlink.models import WebhookEvent
     from django_textlink.verification import LimitExceeded, PhoneVerification
+    from django_textlink.webhooks import store
 
     def request(ip: str) -> Any:
         req = RequestFactory().post("/api/textlink/verify/send/", REMOTE_ADDR=ip)
@@ -70,7 +70,7 @@ def main() -> None:
                 PhoneVerification(request(call[3])).check(call[1], call[2])
                 outcomes.append("checked")
             else:
-                event, _created = events.accept(call[1], call[2])
+                event, _created = store.accept(call[1], call[2])
                 stored = WebhookEvent.objects.get(pk=event.pk)
                 outcomes.append(["stored", stored.payload.get("text")])
         except LimitExceeded as err:

@@ -5,7 +5,7 @@ given bulk send (default: every unfinished one), messages left ``sending`` for l
 than ``--stale-after`` seconds (default ``TEXTLINK["CLAIM_TIMEOUT"]``) become ``unknown``
 (they may have been sent, so they are never re-sent automatically), and the messages
 still queued are handed to the task backend again (see
-:func:`django_textlink.sending.resume_broadcast`).
+:func:`django_textlink.messaging.resume_broadcast`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_textlink import sending
+from django_textlink import messaging
 from django_textlink.conf import conf
 from django_textlink.models import Broadcast, SMSMessage
 
@@ -60,7 +60,7 @@ class Command(BaseCommand):
                 return
         wait = conf.CLAIM_TIMEOUT if stale_after is None else stale_after
         for broadcast in broadcasts:
-            result = sending.resume_broadcast(broadcast, stale_after=stale_after)
+            result = messaging.resume_broadcast(broadcast, stale_after=stale_after)
             counts = broadcast.progress()
             line = (
                 f"Bulk send #{broadcast.pk}: marked {result['marked_unknown']} unknown, "

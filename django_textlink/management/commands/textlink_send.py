@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import NoReverseMatch, reverse
 
-from django_textlink import sending
+from django_textlink import messaging
 from django_textlink.conf import conf
 from django_textlink.exceptions import TextLinkError
 from django_textlink.models import Broadcast, SMSMessage
@@ -108,8 +108,8 @@ class Command(BaseCommand):
         text: str = options["text"]
         if not text.strip():
             raise CommandError("--text must not be empty.")
-        if len(text) > sending.MAX_TEXT_LENGTH:
-            raise CommandError(f"--text is longer than {sending.MAX_TEXT_LENGTH} characters.")
+        if len(text) > messaging.MAX_TEXT_LENGTH:
+            raise CommandError(f"--text is longer than {messaging.MAX_TEXT_LENGTH} characters.")
         sim_card_id: int | None = options["sim_card_id"]
         if sim_card_id is not None and sim_card_id < 0:
             raise CommandError("--sim-card-id must be 0 or more.")
@@ -130,7 +130,7 @@ class Command(BaseCommand):
 
     def send_one(self, phone_number: str, text: str, sim_card_id: int | None) -> None:
         try:
-            message = sending.send_sms(phone_number, text, sim_card_id=sim_card_id)
+            message = messaging.send_sms(phone_number, text, sim_card_id=sim_card_id)
         except TextLinkError as err:
             row: SMSMessage | None = getattr(err, "sms_message", None)
             if row is None:  # e.g. a configuration error: nothing was stored
@@ -166,7 +166,7 @@ class Command(BaseCommand):
         try:
             with path.open(newline="", encoding="utf-8-sig") as stream:
                 numbers = CSVNumbers(stream, column or DEFAULT_COLUMN, required=column is not None)
-                broadcast = sending.create_broadcast(
+                broadcast = messaging.create_broadcast(
                     numbers, text, sim_card_id=sim_card_id, enqueue=False
                 )
         except UnicodeDecodeError as err:
@@ -183,7 +183,7 @@ class Command(BaseCommand):
             # What create_broadcast(enqueue=True) does after its commit, here so that a task
             # backend that fails (a broker that is down) gets a clear message.
             try:
-                chunks = sending.enqueue_broadcast(broadcast.pk)
+                chunks = messaging.enqueue_broadcast(broadcast.pk)
             except Exception as err:
                 raise CommandError(
                     f"Bulk send #{broadcast.pk} is stored, but the task backend "
@@ -212,8 +212,8 @@ class Command(BaseCommand):
         step = min(conf.BULK_CHUNK_SIZE, max(conf.BULK_CONCURRENCY * 2, 100))
         self.progress(done, total)
         try:
-            for first_pk, last_pk in sending.chunk_ranges(broadcast.pk, chunk_size=step):
-                totals = sending.run_chunk(broadcast.pk, first_pk, last_pk)
+            for first_pk, last_pk in messaging.chunk_ranges(broadcast.pk, chunk_size=step):
+                totals = messaging.run_chunk(broadcast.pk, first_pk, last_pk)
                 for status in done:
                     done[status] += totals.get(status, 0)
                 self.progress(done, total)

@@ -1,9 +1,9 @@
-"""Contacts and their tags, synced both ways with TextLink.
+"""Contact tags, synced both ways with TextLink.
 
 * Local -> TextLink: :func:`set_tag` saves the tag, marks it ``pending`` and pushes it
   with ``update_contact_tag`` off the request cycle (a background task, after commit). A
   push that fails is marked ``failed`` with the reason and can be retried
-  (:func:`push_tag`, or the admin action).
+  (:func:`retry_tag_pushes`, which the admin's action calls, or :func:`push_tag`).
 * TextLink -> local: a tag that arrives by webhook is saved with :func:`apply_remote_tag`
   and is *not* pushed back, so there is no echo loop.
 """
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from django_textlink import _queue
 from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.exceptions import TextLinkError
 from django_textlink.masking import mask_phone
@@ -30,6 +31,8 @@ TagSync = Contact.TagSync
 #: never ran, e.g. a worker that died) and can be retried like a failed one. Pushing a
 #: tag again is harmless: TextLink just sets the same tag.
 STALE_TAG_PUSH = timedelta(minutes=5)
+#: Contacts locked and marked per statement by :func:`retry_tag_pushes`.
+RETRY_BATCH = 500
 
 
 def retryable_tag_pushes(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
@@ -41,19 +44,29 @@ def retryable_tag_pushes(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
     )
 
 
-def upsert_contact(phone_number: str, **fields: Any) -> Contact:
-    """The contact for ``phone_number`` (E.164), created if new; given non-None fields
-    (name, tag, subuser_id) are updated. Never pushes anything to TextLink."""
-    values = {key: value for key, value in fields.items() if value is not None}
-    contact, created = Contact.objects.get_or_create(phone_number=phone_number, defaults=values)
-    if created:
-        return contact
-    changed = [key for key, value in values.items() if getattr(contact, key) != value]
-    if changed:
-        for key in changed:
-            setattr(contact, key, values[key])
-        contact.save(update_fields=[*changed, "updated_at"])
-    return contact
+def retry_tag_pushes(queryset: QuerySet[Contact]) -> list[int]:
+    """Mark the contacts of ``queryset`` whose tag push failed or is stuck (see
+    :func:`retryable_tag_pushes`) ``pending`` again, and push their current tag after the
+    commit, as :func:`set_tag` does; returns their primary keys (empty: nothing to retry).
+    Other contacts are left alone. Each batch is locked while it is marked, so two
+    retries at once queue each push once."""
+    pks = list(retryable_tag_pushes(queryset.order_by("pk")).values_list("pk", flat=True))
+    queued: list[int] = []
+    with transaction.atomic():
+        for start in range(0, len(pks), RETRY_BATCH):
+            batch = pks[start : start + RETRY_BATCH]
+            marked = list(
+                retryable_tag_pushes(
+                    Contact.objects.select_for_update().filter(pk__in=batch)
+                ).values_list("pk", flat=True)
+            )
+            Contact.objects.filter(pk__in=marked).update(
+                tag_sync_state=TagSync.PENDING, tag_sync_error="", updated_at=timezone.now()
+            )
+            queued.extend(marked)
+        for pk in queued:
+            transaction.on_commit(partial(_queue.enqueue, "push_contact_tag", pk))
+    return queued
 
 
 def set_tag(contact: Contact, tag: str, *, push: bool = True) -> Contact:
@@ -67,14 +80,8 @@ def set_tag(contact: Contact, tag: str, *, push: bool = True) -> Contact:
     contact.save(update_fields=["tag", "tag_sync_state", "tag_sync_error", "updated_at"])
     if push:
         contact_id = contact.pk
-        transaction.on_commit(lambda: _enqueue_push(contact_id))
+        transaction.on_commit(lambda: _queue.enqueue("push_contact_tag", contact_id))
     return contact
-
-
-def _enqueue_push(contact_id: int) -> None:
-    from django_textlink.tasks import enqueue_tag_push
-
-    enqueue_tag_push(contact_id)
 
 
 def push_tag(contact_id: int, *, backend: BaseBackend | None = None) -> bool:
@@ -112,11 +119,3 @@ def apply_remote_tag(contact: Contact, tag: str) -> str:
         update_fields=["tag", "tag_sync_state", "tag_sync_error", "tag_synced_at", "updated_at"]
     )
     return old
-
-
-def set_opt_out(contact: Contact, opted_out: bool) -> None:
-    if contact.opted_out == opted_out:
-        return
-    contact.opted_out = opted_out
-    contact.opted_out_at = timezone.now() if opted_out else None
-    contact.save(update_fields=["opted_out", "opted_out_at", "updated_at"])
