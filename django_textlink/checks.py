@@ -4,7 +4,9 @@
 textlink.E001   The HTTP backend is configured but ``TEXTLINK["API_KEY"]`` is not set.
 textlink.E002   ``TEXTLINK["BASE_URL"]`` is not an http(s) URL with a host.
 textlink.E003   ``TEXTLINK["BACKEND"]`` cannot be imported or is not a backend.
-textlink.E004   Another ``TEXTLINK`` option is malformed (the message names it).
+textlink.E004   Another ``TEXTLINK`` option is malformed: its parser in
+                :mod:`django_textlink.conf` refuses it (the message names the option and
+                what it must be). Every key of ``conf.DEFAULTS`` is parsed.
 textlink.W001   (deploy) The console or locmem backend is in use with ``DEBUG = False``.
 textlink.W002   ``TEXTLINK["BASE_URL"]`` is plain http to a host other than loopback:
                 the API key would cross the network unencrypted.
@@ -13,6 +15,9 @@ textlink.E006   The webhook URLs are routed but ``TEXTLINK["WEBHOOK_SECRET"]`` i
                 DEBUG is off: every webhook would be refused with 403.
 textlink.E005   ``LIMIT_STORE`` is ``"cache"`` and that cache is a DummyCache: no limit can
                 hold, so every code request would be refused.
+textlink.E007   ``TEXTLINK`` has a key that is no option (a typo, which would leave the
+                option at its default); the message names the nearest option. Silence it
+                (SILENCED_SYSTEM_CHECKS) to keep a key of your own there.
 textlink.W004   (deploy) No ``TEXTLINK["ALLOWED_COUNTRIES"]``: codes can be sent, at your
                 cost, to any country (SMS pumping fraud targets expensive destinations).
 textlink.W005   (deploy) ``LIMIT_STORE`` is ``"cache"`` on a per-process LocMem cache: each
@@ -30,7 +35,8 @@ textlink.W007   (deploy) The site is behind a proxy (``SECURE_PROXY_SSL_HEADER``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,7 +47,7 @@ from django.urls import NoReverseMatch, reverse
 from django_textlink.backends import load_backend_class
 from django_textlink.backends.simulated import SimulatedBackend
 from django_textlink.backends.textlink import TextLinkBackend
-from django_textlink.conf import base_url_problem, conf, setting_name
+from django_textlink.conf import DEFAULTS, conf, setting_name
 from django_textlink.exceptions import TextLinkConfigurationError
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -54,40 +60,84 @@ def _backend_class() -> tuple[type | None, list[CheckMessage]]:
         return None, [Error(str(err), id="textlink.E003")]
 
 
+#: The id of the error for a malformed option; every option not listed here is E004.
+MALFORMED_OPTION_IDS: dict[str, str] = {"BASE_URL": "textlink.E002", "BACKEND": "textlink.E003"}
+UNKNOWN_OPTION_ID = "textlink.E007"
+
+
+def _option_errors() -> dict[str, CheckMessage]:
+    """An Error for each key of DEFAULTS whose value its parser in conf refuses (the
+    parser that the code uses when it reads the option), by key."""
+    errors: dict[str, CheckMessage] = {}
+    for key in DEFAULTS:
+        try:
+            conf.parsed(key)
+        except TextLinkConfigurationError as err:
+            errors[key] = Error(str(err), id=MALFORMED_OPTION_IDS.get(key, "textlink.E004"))
+    return errors
+
+
+def _unknown_option_errors(raw: Mapping[Any, Any]) -> list[CheckMessage]:
+    """An Error for each key of ``settings.TEXTLINK`` that is no option, naming the
+    nearest option: django-textlink would silently ignore it, leaving the option it was
+    meant to be at its default."""
+    messages: list[CheckMessage] = []
+    for key in raw:
+        if key in DEFAULTS:
+            continue
+        if isinstance(key, str):
+            name = setting_name(key)
+            # Upper-cased: "webhook_processing" is close to WEBHOOK_PROCESSING.
+            nearest = difflib.get_close_matches(key.upper(), DEFAULTS, n=1)
+        else:
+            name, nearest = f"settings.TEXTLINK[{key!r}]", []
+        suggestion = f'; did you mean "{nearest[0]}"?' if nearest else "."
+        messages.append(
+            Error(
+                f"Unknown option {name}{suggestion}",
+                hint="django-textlink ignores it. Correct or remove it (the options are listed "
+                "in the README's Settings sections); to keep a key of your own there, add "
+                f'"{UNKNOWN_OPTION_ID}" to SILENCED_SYSTEM_CHECKS.',
+                id=UNKNOWN_OPTION_ID,
+            )
+        )
+    return messages
+
+
 @register()
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every option of ``conf.DEFAULTS`` is parsed (E002, E003, E004), unknown keys are
+    reported (E007), then the checks that look at several options or other settings."""
     try:
-        conf.raw  # noqa: B018 -- raises when TEXTLINK is not a dict
+        raw = conf.raw
     except TextLinkConfigurationError as err:
         return [Error(str(err), hint="Set TEXTLINK = {...} in settings.", id="textlink.E004")]
 
-    messages: list[CheckMessage] = []
-    backend_class, errors = _backend_class()
-    messages += errors
+    errors = _option_errors()
+    messages: list[CheckMessage] = list(errors.values())
+    messages += _unknown_option_errors(raw)
 
-    if backend_class is not None and issubclass(backend_class, TextLinkBackend):
-        try:
-            api_key = conf.API_KEY
-        except TextLinkConfigurationError as err:
-            messages.append(Error(str(err), id="textlink.E004"))
-        else:
-            if not api_key:
-                messages.append(
-                    Error(
-                        f"{setting_name('API_KEY')} is not set, but the TextLink HTTP backend "
-                        "is in use.",
-                        hint="Add your key from TextLink's API console, or use "
-                        "django_textlink.backends.console.ConsoleBackend in development.",
-                        id="textlink.E001",
-                    )
-                )
+    backend_class = None
+    if "BACKEND" not in errors:  # else reported as E003 already
+        backend_class, backend_errors = _backend_class()
+        messages += backend_errors
+    if (
+        backend_class is not None
+        and issubclass(backend_class, TextLinkBackend)
+        and "API_KEY" not in errors
+        and not conf.API_KEY
+    ):
+        messages.append(
+            Error(
+                f"{setting_name('API_KEY')} is not set, but the TextLink HTTP backend is in use.",
+                hint="Add your key from TextLink's API console, or use "
+                "django_textlink.backends.console.ConsoleBackend in development.",
+                id="textlink.E001",
+            )
+        )
 
-    base_url = conf.get("BASE_URL")
-    problem = base_url_problem(base_url)
-    if problem:
-        messages.append(Error(f"{setting_name('BASE_URL')} {problem}", id="textlink.E002"))
-    else:
-        parts = urlsplit(str(base_url))
+    if "BASE_URL" not in errors:
+        parts = urlsplit(conf.BASE_URL)
         if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
             messages.append(
                 Warning(
@@ -98,11 +148,6 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
                 )
             )
 
-    for key in CHECKED_OPTIONS:
-        try:
-            getattr(conf, key)
-        except TextLinkConfigurationError as err:
-            messages.append(Error(str(err), id="textlink.E004"))
     messages += _verification_checks()
     messages += _webhook_checks()
     return messages
@@ -127,16 +172,6 @@ def _webhook_checks() -> list[CheckMessage]:
             id="textlink.E006",
         )
     ]
-
-
-CHECKED_OPTIONS = (
-    "TIMEOUT", "MAX_RETRIES", "RETRY_BACKOFF", "POOL_SIZE", "WEBHOOK_SECRETS", "DEFAULT_REGION",
-    "SERVICE_NAME", "CODE_LIFETIME", "SIM_CARD_ID", "SOURCE_COUNTRY", "ALLOWED_COUNTRIES",
-    "RESEND_COOLDOWN", "SENDS_PER_PHONE_PER_HOUR", "SENDS_PER_IP_PER_HOUR",
-    "WRONG_CODES_PER_CODE", "CHECKS_PER_PHONE_PER_HOUR", "CHECKS_PER_IP_PER_HOUR",
-    "DAILY_SEND_BUDGET", "TRUSTED_PROXIES", "TRUSTS_UNIX_PEER", "LIMIT_STORE", "CACHE",
-    "TOKEN_MAX_AGE", "ALLOWED_ORIGINS",
-)  # fmt: skip
 
 
 def _counter_cache_backend() -> str | None:

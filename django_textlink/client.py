@@ -36,7 +36,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -46,11 +46,19 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from django_textlink import __version__
 from django_textlink.conf import (
     DEFAULT_BASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_POOL_SIZE,
+    DEFAULT_RETRY_BACKOFF,
     DEFAULT_TIMEOUT,
+    InvalidValue,
     Timeout,
     base_url_problem,
-    validate_timeout,
+    parse_max_retries,
+    parse_pool_size,
+    parse_retry_backoff,
+    parse_timeout,
 )
+from django_textlink.conf import MAX_RETRIES_LIMIT as MAX_RETRIES_LIMIT
 from django_textlink.exceptions import (
     TextLinkAuthenticationError,
     TextLinkConfigurationError,
@@ -81,8 +89,18 @@ CODE_ANSWER_WITHHELD = "[send-code answer withheld: it may carry the code]"
 ENDPOINT_VERIFY_CODE = "verify-code"
 ENDPOINT_UPDATE_CONTACT_TAG = "update-contect-tag"
 
-MAX_RETRIES_LIMIT = 2
 BODY_EXCERPT_LENGTH = 200
+
+T = TypeVar("T")
+
+
+def _argument(name: str, parse: Callable[[object], T], value: object) -> T:
+    """``value`` parsed by ``parse`` (the parser of the matching ``TEXTLINK`` option, so
+    the limits and their wording are the settings'), or ValueError naming ``name``."""
+    try:
+        return parse(value)
+    except InvalidValue as err:
+        raise ValueError(f"{name} {err}") from None
 
 
 def _user_agent() -> str:
@@ -153,36 +171,34 @@ class TextLinkClient:
         base_url: str = DEFAULT_BASE_URL,
         timeout: Timeout = DEFAULT_TIMEOUT,
         *,
-        max_retries: int = MAX_RETRIES_LIMIT,
-        retry_backoff: float = 0.5,
-        pool_size: int = 10,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        pool_size: int = DEFAULT_POOL_SIZE,
         session: requests.Session | None = None,
         verify: bool | str | None = None,
     ) -> None:
+        """The defaults are those of the ``TEXTLINK`` options (``conf.DEFAULTS``), and each
+        argument is checked by the same parser as its option (no Django settings needed):
+        a bad ``max_retries``, ``retry_backoff`` or ``pool_size`` raises ``ValueError``, a
+        missing ``api_key`` or a bad ``base_url`` or ``timeout``
+        :class:`~django_textlink.exceptions.TextLinkConfigurationError`."""
         if not isinstance(api_key, str) or not api_key:
             raise TextLinkConfigurationError(
                 'A TextLink API key is required (settings.TEXTLINK["API_KEY"]).'
             )
-        if (
-            not isinstance(max_retries, int)
-            or isinstance(max_retries, bool)
-            or not 0 <= max_retries <= MAX_RETRIES_LIMIT
-        ):
-            raise ValueError(f"max_retries must be a whole number from 0 to {MAX_RETRIES_LIMIT}.")
-        if (
-            not isinstance(retry_backoff, int | float)
-            or not math.isfinite(retry_backoff)
-            or retry_backoff < 0
-        ):
-            raise ValueError("retry_backoff must be a finite number of seconds >= 0.")
-        if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size < 1:
-            raise ValueError("pool_size must be a whole number >= 1.")
+        max_retries = _argument("max_retries", parse_max_retries, max_retries)
+        retry_backoff = _argument("retry_backoff", parse_retry_backoff, retry_backoff)
+        pool_size = _argument("pool_size", parse_pool_size, pool_size)
         problem = base_url_problem(base_url)
         if problem:
             raise TextLinkConfigurationError(f"The TextLink base URL {problem}")
+        try:
+            timeout = parse_timeout(timeout)
+        except InvalidValue as err:
+            raise TextLinkConfigurationError(f"The TextLink timeout {err}") from None
         self._api_key = Secret(api_key)
         self.base_url = base_url.rstrip("/")
-        self.timeout = validate_timeout(timeout)
+        self.timeout = timeout
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self.pool_size = pool_size

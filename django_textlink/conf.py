@@ -1,33 +1,72 @@
-"""Settings for django-textlink, read from ``settings.TEXTLINK`` at call time.
+"""Settings for django-textlink: the options of ``settings.TEXTLINK``, checked and parsed once.
 
-Nothing is cached, so ``override_settings(TEXTLINK=...)`` takes effect at once. Each
-option has one typed accessor on :data:`conf`; an option that is required but missing,
-or malformed, raises :class:`~django_textlink.exceptions.TextLinkConfigurationError`
-naming the key to fix.
+Options
+    Every option is a key of :data:`DEFAULTS` and has exactly one parser, an
+    :class:`Option` on :class:`TextLinkSettings`, read as an attribute of :data:`conf`
+    (``conf.POOL_SIZE``). The parser turns the raw value into its typed form, or raises
+    :class:`~django_textlink.exceptions.TextLinkConfigurationError` naming the key to fix.
+    The system checks (:mod:`django_textlink.checks`) run the same parsers over every key of
+    :data:`DEFAULTS`, so ``manage.py check`` accepts exactly what the code accepts.
+
+Caching
+    A parsed value is cached, so a hot path (each webhook, each message of a bulk send) does
+    not parse its options again. The cache is emptied on Django's ``setting_changed`` signal
+    for ``TEXTLINK`` (and for ``CACHES`` and ``TASKS``, which ``CACHE`` and ``TASK_BACKEND``
+    are checked against), so ``override_settings(TEXTLINK=...)`` and pytest-django's
+    ``settings`` fixture take effect at once. A cached value is also used only while
+    ``settings.TEXTLINK`` still holds the very object it was parsed from: an option replaced
+    in the dict in place (``settings.TEXTLINK["API_KEY"] = ...``, which sends no signal) is
+    parsed again too; only a value mutated in place (a list appended to) goes unnoticed until
+    the next signal. A malformed value is never cached: it raises on every access.
+
+Value parsers
+    The parsers read no settings (but those of ``CACHE`` and ``TASK_BACKEND``, which look
+    up their alias in ``settings.CACHES`` and ``settings.TASKS``), so the public ones
+    (``parse_timeout``, ``parse_pool_size``, ...) also serve
+    :class:`~django_textlink.client.TextLinkClient` outside Django. They raise
+    :class:`InvalidValue`, a ``ValueError`` whose text goes after the name of what holds the
+    value ("must be a whole number >= 1, got 0."): ``conf`` puts the option's name in front,
+    the client its argument's name, so both word the same limits the same way.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from django_textlink.exceptions import TextLinkConfigurationError
+
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://textlinksms.com/api"
 DEFAULT_BACKEND = "django_textlink.backends.textlink.TextLinkBackend"
 #: (connect, read) seconds: fail fast when TextLink is unreachable, give it time to answer.
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 10.0)
+#: Retries of a request that surely never reached TextLink: at most this many (a request
+#: that may have reached TextLink is never retried, so retries cannot send an SMS twice).
+MAX_RETRIES_LIMIT = 2
+DEFAULT_MAX_RETRIES = 2
+#: Seconds: the base of the exponential backoff between retries.
+DEFAULT_RETRY_BACKOFF = 0.5
+#: Keep-alive connections per client; keep it >= BULK_CONCURRENCY so that every sending
+#: thread has a warm connection (they are opened only when needed).
+DEFAULT_POOL_SIZE = 50
 
 Timeout = float | tuple[float, float]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: The TRUSTED_PROXIES item that trusts a peer with no IP address (a Unix socket).
 UNIX_PEER = "unix"
 LIMIT_STORES = ("database", "cache")
+WEBHOOK_PROCESSING_MODES = ("inline", "task")
+#: The alias of the tasks framework's default backend (when ``settings.TASKS`` is not set).
+DEFAULT_TASK_BACKEND = "default"
 
 DEFAULTS: dict[str, Any] = {
     "API_KEY": None,
@@ -35,9 +74,9 @@ DEFAULTS: dict[str, Any] = {
     "BACKEND": DEFAULT_BACKEND,
     "WEBHOOK_SECRET": None,
     "TIMEOUT": DEFAULT_TIMEOUT,
-    "MAX_RETRIES": 2,
-    "RETRY_BACKOFF": 0.5,
-    "POOL_SIZE": 50,
+    "MAX_RETRIES": DEFAULT_MAX_RETRIES,
+    "RETRY_BACKOFF": DEFAULT_RETRY_BACKOFF,
+    "POOL_SIZE": DEFAULT_POOL_SIZE,
     "DEFAULT_REGION": None,
     # Phone verification (see django_textlink.verification)
     "SERVICE_NAME": None,
@@ -63,7 +102,7 @@ DEFAULTS: dict[str, Any] = {
     "BULK_RATE_LIMIT": 500,
     "BULK_MAX_ATTEMPTS": 5,
     "CLAIM_TIMEOUT": 300,
-    "TASK_BACKEND": "default",
+    "TASK_BACKEND": DEFAULT_TASK_BACKEND,
     # Webhooks and contacts
     "WEBHOOK_MAX_BODY": 64 * 1024,
     "WEBHOOK_PROCESSING": "inline",
@@ -71,379 +110,79 @@ DEFAULTS: dict[str, Any] = {
     "OPT_IN_KEYWORDS": ("START", "UNSTOP", "SUBSCRIBE"),
 }
 
+#: Settings whose change empties the cache: TEXTLINK itself, and the settings that some
+#: options are checked against (CACHE against CACHES, TASK_BACKEND against TASKS).
+CACHE_CLEARING_SETTINGS = frozenset({"TEXTLINK", "CACHES", "TASKS"})
+
 
 def setting_name(key: str) -> str:
     """How a user spells option ``key`` in settings.py, for error messages."""
     return f'settings.TEXTLINK["{key}"]'
 
 
-class TextLinkSettings:
-    """Typed, uncached access to ``settings.TEXTLINK``."""
-
-    @property
-    def raw(self) -> Mapping[str, Any]:
-        value = getattr(settings, "TEXTLINK", None)
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise TextLinkConfigurationError(
-                f"settings.TEXTLINK must be a dict, not {type(value).__name__}."
-            )
-        return value
-
-    def get(self, key: str) -> Any:
-        return self.raw.get(key, DEFAULTS.get(key))
-
-    def require(self, key: str, why: str = "") -> Any:
-        value = self.get(key)
-        if value in (None, ""):
-            reason = f" {why}" if why else ""
-            raise TextLinkConfigurationError(
-                f"{setting_name(key)} is not set.{reason} Add it to the TEXTLINK dict in your "
-                "settings."
-            )
-        return value
-
-    @property
-    def API_KEY(self) -> str | None:
-        value = self.get("API_KEY")
-        if value is not None and not isinstance(value, str):
-            raise TextLinkConfigurationError(f"{setting_name('API_KEY')} must be a string.")
-        return value or None
-
-    @property
-    def BASE_URL(self) -> str:
-        value = self.get("BASE_URL")
-        problem = base_url_problem(value)
-        if problem:
-            raise TextLinkConfigurationError(f"{setting_name('BASE_URL')} {problem}")
-        return str(value).rstrip("/")
-
-    @property
-    def BACKEND(self) -> str:
-        value = self.get("BACKEND")
-        if not isinstance(value, str) or not value:
-            raise TextLinkConfigurationError(
-                f"{setting_name('BACKEND')} must be the dotted path of a backend class."
-            )
-        return value
-
-    @property
-    def WEBHOOK_SECRETS(self) -> list[str]:
-        """``WEBHOOK_SECRET`` as a list (a single string, or several during rotation)."""
-        value = self.get("WEBHOOK_SECRET")
-        if value in (None, ""):
-            return []
-        values = [value] if isinstance(value, str) else value
-        if not isinstance(values, list | tuple) or not all(
-            isinstance(v, str) and v for v in values
-        ):
-            raise TextLinkConfigurationError(
-                f"{setting_name('WEBHOOK_SECRET')} must be a non-empty string or a list of them."
-            )
-        return list(values)
-
-    @property
-    def TIMEOUT(self) -> Timeout:
-        return validate_timeout(self.get("TIMEOUT"))
-
-    @property
-    def MAX_RETRIES(self) -> int:
-        value = self.get("MAX_RETRIES")
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2:
-            raise TextLinkConfigurationError(
-                f"{setting_name('MAX_RETRIES')} must be 0, 1 or 2 (retries happen only when the "
-                "request surely did not reach TextLink)."
-            )
-        return value
-
-    @property
-    def RETRY_BACKOFF(self) -> float:
-        return _positive_number("RETRY_BACKOFF", self.get("RETRY_BACKOFF"), allow_zero=True)
-
-    @property
-    def POOL_SIZE(self) -> int:
-        value = self.get("POOL_SIZE")  # >= BULK_CONCURRENCY keeps every sender on a warm connection
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise TextLinkConfigurationError(
-                f"{setting_name('POOL_SIZE')} must be a positive whole number."
-            )
-        return value
-
-    @property
-    def DEFAULT_REGION(self) -> str | None:
-        """ISO-2 region used to read national numbers (no leading +), e.g. ``"US"``."""
-        value = self.get("DEFAULT_REGION")
-        if value in (None, ""):
-            return None
-        if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
-            raise TextLinkConfigurationError(
-                f"{setting_name('DEFAULT_REGION')} must be an ISO 3166-1 alpha-2 code such as "
-                f"'US', got {value!r}."
-            )
-        return value.upper()
-
-    # -- phone verification ----------------------------------------------------------------
-
-    @property
-    def SERVICE_NAME(self) -> str | None:
-        """Shown in the verification SMS (TextLink's ``service_name``)."""
-        value = self.get("SERVICE_NAME")
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise TextLinkConfigurationError(f"{setting_name('SERVICE_NAME')} must be a string.")
-        return value or None
-
-    @property
-    def CODE_LIFETIME(self) -> int:
-        """Seconds a verification code stays valid (sent to TextLink in milliseconds)."""
-        return _whole_number("CODE_LIFETIME", self.get("CODE_LIFETIME"), minimum=1)
-
-    @property
-    def SIM_CARD_ID(self) -> int | None:
-        value = self.get("SIM_CARD_ID")
-        return None if value is None else _whole_number("SIM_CARD_ID", value, minimum=0)
-
-    @property
-    def SOURCE_COUNTRY(self) -> str | None:
-        return _country("SOURCE_COUNTRY", self.get("SOURCE_COUNTRY"))
-
-    @property
-    def ALLOWED_COUNTRIES(self) -> frozenset[str] | None:
-        """ISO-2 regions codes may be sent to; None allows every country."""
-        value = self.get("ALLOWED_COUNTRIES")
-        if value is None:
-            return None
-        if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
-            raise TextLinkConfigurationError(
-                f"{setting_name('ALLOWED_COUNTRIES')} must be a list of ISO-2 codes such as "
-                "['US', 'CA'], or None."
-            )
-        return frozenset(_country("ALLOWED_COUNTRIES", item) or "" for item in value)
-
-    @property
-    def RESEND_COOLDOWN(self) -> int:
-        return _whole_number("RESEND_COOLDOWN", self.get("RESEND_COOLDOWN"), minimum=0)
-
-    @property
-    def SENDS_PER_PHONE_PER_HOUR(self) -> int:
-        return _whole_number("SENDS_PER_PHONE_PER_HOUR", self.get("SENDS_PER_PHONE_PER_HOUR"))
-
-    @property
-    def SENDS_PER_IP_PER_HOUR(self) -> int:
-        return _whole_number("SENDS_PER_IP_PER_HOUR", self.get("SENDS_PER_IP_PER_HOUR"))
-
-    @property
-    def WRONG_CODES_PER_CODE(self) -> int:
-        return _whole_number("WRONG_CODES_PER_CODE", self.get("WRONG_CODES_PER_CODE"))
-
-    @property
-    def CHECKS_PER_PHONE_PER_HOUR(self) -> int:
-        return _whole_number("CHECKS_PER_PHONE_PER_HOUR", self.get("CHECKS_PER_PHONE_PER_HOUR"))
-
-    @property
-    def CHECKS_PER_IP_PER_HOUR(self) -> int:
-        """Code checks per client (IP, IPv6 /64) per hour, over every number."""
-        return _whole_number("CHECKS_PER_IP_PER_HOUR", self.get("CHECKS_PER_IP_PER_HOUR"))
-
-    @property
-    def DAILY_SEND_BUDGET(self) -> int | None:
-        """At most this many codes a day for the whole site (None: no budget)."""
-        value = self.get("DAILY_SEND_BUDGET")
-        return None if value is None else _whole_number("DAILY_SEND_BUDGET", value)
-
-    def _trusted_proxy_items(self) -> list[Any]:
-        value = self.get("TRUSTED_PROXIES") or ()
-        if isinstance(value, str):
-            value = (value,)
-        if not isinstance(value, list | tuple | set | frozenset):
-            raise TextLinkConfigurationError(
-                f"{setting_name('TRUSTED_PROXIES')} must be a list of IP addresses or networks "
-                f"such as ['10.0.0.0/8'] (or 'unix'), got {value!r}."
-            )
-        return list(value)
-
-    @property
-    def TRUSTED_PROXIES(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        """Proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.
-        The item ``"unix"`` (see :attr:`TRUSTS_UNIX_PEER`) is not a network and is left out."""
-        items = [item for item in self._trusted_proxy_items() if item != UNIX_PEER]
-        try:
-            return tuple(ipaddress.ip_network(str(item), strict=False) for item in items)
-        except (TypeError, ValueError) as err:
-            raise TextLinkConfigurationError(
-                f"{setting_name('TRUSTED_PROXIES')} must be a list of IP addresses or networks "
-                f"such as ['10.0.0.0/8'] (or 'unix'): {err}"
-            ) from err
-
-    @property
-    def TRUSTS_UNIX_PEER(self) -> bool:
-        """``"unix"`` in TRUSTED_PROXIES: a peer without an IP address (Django served on a
-        Unix socket behind a proxy, so ``REMOTE_ADDR`` is empty) is a trusted proxy."""
-        self.TRUSTED_PROXIES  # noqa: B018 -- validates the whole list
-        return UNIX_PEER in self._trusted_proxy_items()
-
-    @property
-    def LIMIT_STORE(self) -> str:
-        """Where the verification flow keeps its security state (limit counters, live-code
-        markers, used tokens): ``"database"`` (the default; shared by every process,
-        never evicted, survives restarts) or ``"cache"`` (the cache named by ``CACHE``,
-        which must be shared and must not evict)."""
-        value = self.get("LIMIT_STORE")
-        if value not in LIMIT_STORES:
-            raise TextLinkConfigurationError(
-                f"{setting_name('LIMIT_STORE')} must be 'database' or 'cache', got {value!r}."
-            )
-        return str(value)
-
-    @property
-    def ALLOWED_ORIGINS(self) -> tuple[str, ...]:
-        """Origins (``"https://app.example.com"``, or ``"https://*.example.com"``) whose
-        pages may call the verification API cross-site from a browser."""
-        value = self.get("ALLOWED_ORIGINS") or ()
-        if isinstance(value, str):
-            value = (value,)
-        if not isinstance(value, list | tuple | set | frozenset) or not all(
-            isinstance(item, str) and origin_problem(item) is None for item in value
-        ):
-            raise TextLinkConfigurationError(
-                f"{setting_name('ALLOWED_ORIGINS')} must be a list of origins such as "
-                f"['https://app.example.com'] (scheme and host, no path), got {value!r}."
-            )
-        return tuple(item.rstrip("/").lower() for item in value)
-
-    @property
-    def CACHE(self) -> str:
-        """The alias in settings.CACHES that holds the verification state when
-        ``LIMIT_STORE`` is ``"cache"``."""
-        value = self.get("CACHE")
-        if not isinstance(value, str) or value not in settings.CACHES:
-            raise TextLinkConfigurationError(
-                f"{setting_name('CACHE')} must name a cache in settings.CACHES, got {value!r}."
-            )
-        return value
-
-    @property
-    def TOKEN_MAX_AGE(self) -> int:
-        """Seconds a verification token (proof of a verified phone) can be redeemed."""
-        return _whole_number("TOKEN_MAX_AGE", self.get("TOKEN_MAX_AGE"))
-
-    # -- messaging --------------------------------------------------------------------------
-
-    @property
-    def BULK_CHUNK_SIZE(self) -> int:
-        """Messages per background task of a bulk send."""
-        return _whole_number("BULK_CHUNK_SIZE", self.get("BULK_CHUNK_SIZE"))
-
-    @property
-    def BULK_CONCURRENCY(self) -> int:
-        """Messages a task sends at once (threads over the pooled connections)."""
-        return _whole_number("BULK_CONCURRENCY", self.get("BULK_CONCURRENCY"))
-
-    @property
-    def BULK_RATE_LIMIT(self) -> float | None:
-        """At most this many messages per second per worker process (None: no limit)."""
-        value = self.get("BULK_RATE_LIMIT")
-        return None if value is None else _positive_number("BULK_RATE_LIMIT", value)
-
-    @property
-    def BULK_MAX_ATTEMPTS(self) -> int:
-        """Attempts per message when TextLink answers 429 before it is marked failed."""
-        return _whole_number("BULK_MAX_ATTEMPTS", self.get("BULK_MAX_ATTEMPTS"))
-
-    @property
-    def CLAIM_TIMEOUT(self) -> int:
-        """Seconds after which a message still ``sending`` is taken for abandoned by a
-        worker that died (see ``textlink_resume``)."""
-        return _whole_number("CLAIM_TIMEOUT", self.get("CLAIM_TIMEOUT"), minimum=0)
-
-    @property
-    def TASK_BACKEND(self) -> str:
-        """The alias in ``settings.TASKS`` that runs django-textlink's tasks."""
-        value = self.get("TASK_BACKEND")
-        if not isinstance(value, str) or not value:
-            raise TextLinkConfigurationError(
-                f"{setting_name('TASK_BACKEND')} must be the alias of a task backend."
-            )
-        return value
-
-    # -- webhooks and contacts ----------------------------------------------------------------
-
-    @property
-    def WEBHOOK_MAX_BODY(self) -> int:
-        """Largest webhook body accepted, in bytes (larger: 413)."""
-        return _whole_number("WEBHOOK_MAX_BODY", self.get("WEBHOOK_MAX_BODY"))
-
-    @property
-    def WEBHOOK_PROCESSING(self) -> str:
-        """``"inline"``: process each stored event in the webhook request; ``"task"``: as a
-        background task."""
-        value = self.get("WEBHOOK_PROCESSING")
-        if value not in ("inline", "task"):
-            raise TextLinkConfigurationError(
-                f"{setting_name('WEBHOOK_PROCESSING')} must be 'inline' or 'task', got {value!r}."
-            )
-        return str(value)
-
-    @property
-    def OPT_OUT_KEYWORDS(self) -> frozenset[str]:
-        """Inbound texts (trimmed, any case) that opt a contact out of bulk sends."""
-        return _keywords("OPT_OUT_KEYWORDS", self.get("OPT_OUT_KEYWORDS"))
-
-    @property
-    def OPT_IN_KEYWORDS(self) -> frozenset[str]:
-        """Inbound texts that opt a contact back in."""
-        return _keywords("OPT_IN_KEYWORDS", self.get("OPT_IN_KEYWORDS"))
+class InvalidValue(ValueError):
+    """A value a parser refuses. Its text completes a sentence that starts with the name of
+    what holds the value: ``"must be a whole number >= 1, got 0."``."""
 
 
-def _keywords(key: str, value: object) -> frozenset[str]:
-    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
-        raise TextLinkConfigurationError(f"{setting_name(key)} must be a list of words.")
-    if not all(isinstance(word, str) and word.strip() for word in value):
-        raise TextLinkConfigurationError(f"{setting_name(key)} must be a list of non-empty words.")
-    return frozenset(word.strip().upper() for word in value)
+# -- value parsers (no settings needed) ----------------------------------------------------
 
 
-def _whole_number(key: str, value: object, *, minimum: int = 1) -> int:
+def parse_whole_number(value: object, minimum: int = 1) -> int:
+    """An ``int`` (not a ``bool``) >= ``minimum``."""
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise TextLinkConfigurationError(
-            f"{setting_name(key)} must be a whole number >= {minimum}, got {value!r}."
-        )
+        raise InvalidValue(f"must be a whole number >= {minimum}, got {value!r}.")
     return value
 
 
-def _country(key: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
-        raise TextLinkConfigurationError(
-            f"{setting_name(key)} must be ISO 3166-1 alpha-2 codes such as 'US', got {value!r}."
-        )
-    return value.upper()
-
-
-def _positive_number(key: str, value: object, *, allow_zero: bool = False) -> float:
-    ok = (
+def _is_number(value: object, *, allow_zero: bool = False) -> bool:
+    return (
         isinstance(value, int | float)
         and not isinstance(value, bool)
         and math.isfinite(value)
         and (value >= 0 if allow_zero else value > 0)
     )
-    if not ok:
-        kind = "a finite number of seconds >= 0" if allow_zero else "a finite number of seconds > 0"
-        raise TextLinkConfigurationError(f"{setting_name(key)} must be {kind}, got {value!r}.")
+
+
+def parse_number(value: object, *, allow_zero: bool = False, unit: str = "seconds") -> float:
+    """A finite ``int`` or ``float`` (not a ``bool``) > 0, or >= 0 with ``allow_zero``."""
+    if not _is_number(value, allow_zero=allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidValue(f"must be a finite number of {unit} {bound}, got {value!r}.")
     return float(value)  # type: ignore[arg-type]
 
 
-def validate_timeout(value: object, key: str = "TIMEOUT") -> Timeout:
-    """A finite positive number, or a (connect, read) pair of them. ``None`` is refused:
-    a request without a timeout can hang a worker forever."""
-    if isinstance(value, list | tuple):
-        if len(value) != 2:
-            raise TextLinkConfigurationError(
-                f"{setting_name(key)} must be a number or a (connect, read) pair, got {value!r}."
-            )
-        return (_positive_number(key, value[0]), _positive_number(key, value[1]))
-    return _positive_number(key, value)
+def parse_timeout(value: object) -> Timeout:
+    """A finite number of seconds > 0, or a ``(connect, read)`` pair of them. ``None`` is
+    refused: a request without a timeout can hang a worker forever."""
+    if not isinstance(value, list | tuple):
+        return parse_number(value)
+    if len(value) != 2 or not all(_is_number(part) for part in value):
+        raise InvalidValue(
+            "must be a number of seconds or a (connect, read) pair of them, each finite and "
+            f"> 0, got {value!r}."
+        )
+    return (float(value[0]), float(value[1]))
+
+
+def parse_max_retries(value: object) -> int:
+    """A whole number from 0 to :data:`MAX_RETRIES_LIMIT`."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RETRIES_LIMIT:
+        raise InvalidValue(
+            f"must be a whole number from 0 to {MAX_RETRIES_LIMIT} (retries happen only when the "
+            f"request surely did not reach TextLink), got {value!r}."
+        )
+    return value
+
+
+def parse_retry_backoff(value: object) -> float:
+    """Seconds, finite and >= 0: the base of the exponential backoff between retries."""
+    return parse_number(value, allow_zero=True)
+
+
+def parse_pool_size(value: object) -> int:
+    """Keep-alive connections per client: a whole number >= 1."""
+    return parse_whole_number(value, minimum=1)
 
 
 def base_url_problem(value: object) -> str | None:
@@ -462,6 +201,15 @@ def base_url_problem(value: object) -> str | None:
     return None
 
 
+def parse_base_url(value: object) -> str:
+    """TextLink's API root, an http(s) URL without query or fragment (trailing ``/``
+    removed)."""
+    problem = base_url_problem(value)
+    if problem:
+        raise InvalidValue(problem)
+    return str(value).rstrip("/")
+
+
 def origin_problem(value: str) -> str | None:
     """Why ``value`` is not an origin (``scheme://host[:port]``, the host may start with
     ``*.``), or None."""
@@ -477,6 +225,416 @@ def origin_problem(value: str) -> str | None:
     if parts.hostname.startswith("*.") and "." not in parts.hostname[2:]:
         return "must name a domain under the wildcard (https://*.example.com, not *.com)"
     return None
+
+
+def parse_country(value: object) -> str | None:
+    """None, or an ISO 3166-1 alpha-2 code (returned upper-case)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
+        raise InvalidValue(f"must be ISO 3166-1 alpha-2 codes such as 'US', got {value!r}.")
+    return value.upper()
+
+
+def parse_keywords(value: object) -> frozenset[str]:
+    """A list of non-empty words, returned trimmed and upper-case."""
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise InvalidValue(f"must be a list of words, got {value!r}.")
+    if not all(isinstance(word, str) and word.strip() for word in value):
+        raise InvalidValue(f"must be a list of non-empty words, got {value!r}.")
+    return frozenset(word.strip().upper() for word in value)
+
+
+def _whole_number_or_zero(value: object) -> int:
+    return parse_whole_number(value, minimum=0)
+
+
+def _optional_whole_number(value: object) -> int | None:
+    return None if value is None else parse_whole_number(value)
+
+
+# -- option parsers ------------------------------------------------------------------------
+
+
+def _parse_api_key(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):  # the value is a secret: only its type is shown
+        raise InvalidValue(f"must be a string, got a {type(value).__name__}.")
+    return value or None
+
+
+def _parse_backend(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidValue(f"must be the dotted path of a backend class, got {value!r}.")
+    return value
+
+
+def _parse_webhook_secret(value: object) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) and v for v in values):
+        raise InvalidValue("must be a non-empty string or a list of them.")  # no secret shown
+    return tuple(values)
+
+
+def _parse_region(value: object) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
+        raise InvalidValue(f"must be an ISO 3166-1 alpha-2 code such as 'US', got {value!r}.")
+    return value.upper()
+
+
+def _parse_service_name(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue(f"must be a non-empty string, got {value!r}.")
+    return value
+
+
+def _parse_sim_card_id(value: object) -> int | None:
+    return None if value is None else parse_whole_number(value, minimum=0)
+
+
+def _parse_allowed_countries(value: object) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, list | tuple | set | frozenset):
+        raise InvalidValue(
+            f"must be a list of ISO-2 codes such as ['US', 'CA'], or None, got {value!r}."
+        )
+    return frozenset(parse_country(item) or "" for item in value)
+
+
+class TrustedProxies(NamedTuple):
+    """``TRUSTED_PROXIES`` parsed: its networks, and whether it holds ``"unix"``."""
+
+    networks: tuple[IPNetwork, ...]
+    unix_peer: bool
+
+
+def _parse_trusted_proxies(value: object) -> TrustedProxies:
+    expected = "must be a list of IP addresses or networks such as ['10.0.0.0/8'] (or 'unix')"
+    items = value or ()
+    if isinstance(items, str):
+        items = (items,)
+    if not isinstance(items, list | tuple | set | frozenset):
+        raise InvalidValue(f"{expected}, got {value!r}.")
+    try:
+        networks = tuple(
+            ipaddress.ip_network(str(item), strict=False) for item in items if item != UNIX_PEER
+        )
+    except (TypeError, ValueError) as err:
+        raise InvalidValue(f"{expected}: {err}") from err
+    return TrustedProxies(networks, UNIX_PEER in items)
+
+
+def _parse_limit_store(value: object) -> str:
+    if value not in LIMIT_STORES:
+        raise InvalidValue(f"must be 'database' or 'cache', got {value!r}.")
+    return str(value)
+
+
+def _parse_cache(value: object) -> str:
+    if not isinstance(value, str) or value not in settings.CACHES:
+        raise InvalidValue(f"must name a cache in settings.CACHES, got {value!r}.")
+    return value
+
+
+def _parse_allowed_origins(value: object) -> tuple[str, ...]:
+    items = value or ()
+    if isinstance(items, str):
+        items = (items,)
+    if not isinstance(items, list | tuple | set | frozenset) or not all(
+        isinstance(item, str) and origin_problem(item) is None for item in items
+    ):
+        raise InvalidValue(
+            "must be a list of origins such as ['https://app.example.com'] (scheme and host, "
+            f"no path), got {value!r}."
+        )
+    return tuple(item.rstrip("/").lower() for item in items)
+
+
+def _parse_bulk_rate_limit(value: object) -> float | None:
+    if value is None:
+        return None
+    return parse_number(value, unit="messages per second")
+
+
+def _parse_task_backend(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidValue(f"must be the alias of a task backend, got {value!r}.")
+    backends = getattr(settings, "TASKS", None)
+    if backends is None:
+        aliases: tuple[object, ...] = (DEFAULT_TASK_BACKEND,)
+    elif isinstance(backends, Mapping):
+        aliases = tuple(backends)
+    else:
+        return value  # a malformed TASKS is the tasks framework's to report
+    if value not in aliases:
+        known = ", ".join(repr(alias) for alias in aliases) or "none"
+        raise InvalidValue(
+            f"must name a task backend in settings.TASKS (configured: {known}), got {value!r}."
+        )
+    return value
+
+
+def _parse_webhook_processing(value: object) -> str:
+    if value not in WEBHOOK_PROCESSING_MODES:
+        raise InvalidValue(f"must be 'inline' or 'task', got {value!r}.")
+    return str(value)
+
+
+# -- the settings object -------------------------------------------------------------------
+
+
+class Option(Generic[T]):
+    """One option of ``settings.TEXTLINK`` and its one parser.
+
+    As an attribute of :class:`TextLinkSettings` it reads, on an instance, as the option's
+    parsed value (cached; see the module docstring); on the class, as the Option itself.
+    ``parse`` takes the raw value (the default when the key is absent) and returns the
+    parsed one or raises :class:`InvalidValue`, which is re-raised as a
+    :class:`TextLinkConfigurationError` naming the option. ``key`` defaults to the
+    attribute's name.
+    """
+
+    def __init__(self, parse: Callable[[Any], T], doc: str = "", *, key: str = "") -> None:
+        self.parse = parse
+        self.key = key
+        self.__doc__ = doc or parse.__doc__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.key = self.key or name
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Option[T]: ...
+
+    @overload
+    def __get__(self, instance: TextLinkSettings, owner: type[Any] | None = None) -> T: ...
+
+    def __get__(
+        self, instance: TextLinkSettings | None, owner: type[Any] | None = None
+    ) -> Option[T] | T:
+        if instance is None:
+            return self
+        return instance.value_of(self)
+
+    def __repr__(self) -> str:
+        return f"<Option {self.key}>"
+
+
+class TextLinkSettings:
+    """Typed, cached access to ``settings.TEXTLINK``: one :class:`Option` per key of
+    :data:`DEFAULTS`, read as an attribute (``conf.POOL_SIZE``)."""
+
+    def __init__(self) -> None:
+        #: key -> (the raw value it was parsed from, the parsed value)
+        self._cache: dict[str, tuple[object, object]] = {}
+        setting_changed.connect(self._setting_changed)  # weak: goes with this object
+
+    def _setting_changed(self, *, setting: str, **kwargs: Any) -> None:
+        if setting in CACHE_CLEARING_SETTINGS:
+            self.clear_cache()
+
+    def clear_cache(self) -> None:
+        """Forget every parsed value (done on ``setting_changed`` for ``TEXTLINK``,
+        ``CACHES`` and ``TASKS``)."""
+        self._cache.clear()
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        """``settings.TEXTLINK`` as given (``{}`` when it is not set)."""
+        value = getattr(settings, "TEXTLINK", None)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise TextLinkConfigurationError(
+                f"settings.TEXTLINK must be a dict, not {type(value).__name__}."
+            )
+        return value
+
+    def get(self, key: str) -> Any:
+        """The raw, unparsed value of option ``key`` (its default when absent)."""
+        return self.raw.get(key, DEFAULTS.get(key))
+
+    def require(self, key: str, why: str = "") -> Any:
+        """The raw value of option ``key``, which must be set (not None or empty)."""
+        value = self.get(key)
+        if value in (None, ""):
+            reason = f" {why}" if why else ""
+            raise TextLinkConfigurationError(
+                f"{setting_name(key)} is not set.{reason} Add it to the TEXTLINK dict in your "
+                "settings."
+            )
+        return value
+
+    def value_of(self, option: Option[T]) -> T:
+        """``option`` parsed from the current settings, from the cache when its raw value
+        has not changed. Raises :class:`TextLinkConfigurationError` (every time, nothing is
+        cached) when the value is malformed."""
+        raw = self.get(option.key)
+        cached = self._cache.get(option.key)
+        if cached is not None and cached[0] is raw:
+            return cast(T, cached[1])
+        try:
+            value = option.parse(raw)
+        except InvalidValue as err:
+            raise TextLinkConfigurationError(f"{setting_name(option.key)} {err}") from err
+        self._cache[option.key] = (raw, value)
+        return value
+
+    def parsed(self, key: str) -> Any:
+        """Option ``key`` (a key of :data:`DEFAULTS`) parsed, as :meth:`value_of` gives it;
+        what the system checks call for every option."""
+        return self.value_of(OPTIONS[key])
+
+    API_KEY = Option(_parse_api_key, "Your TextLink API key (None when not set).")
+    BASE_URL = Option(parse_base_url)
+    BACKEND = Option(_parse_backend, "The dotted path of the backend class.")
+    _WEBHOOK_SECRET = Option(_parse_webhook_secret, key="WEBHOOK_SECRET")
+
+    @property
+    def WEBHOOK_SECRETS(self) -> list[str]:
+        """``WEBHOOK_SECRET`` as a list (a single string, or several during rotation)."""
+        return list(self._WEBHOOK_SECRET)  # a new list: callers cannot change the cache
+
+    TIMEOUT = Option(parse_timeout)
+    MAX_RETRIES = Option(parse_max_retries)
+    RETRY_BACKOFF = Option(parse_retry_backoff)
+    POOL_SIZE = Option(parse_pool_size, "Keep-alive connections per process (>= BULK_CONCURRENCY).")
+    DEFAULT_REGION = Option(
+        _parse_region, "ISO-2 region used to read national numbers (no leading +), e.g. 'US'."
+    )
+
+    # -- phone verification ----------------------------------------------------------------
+
+    SERVICE_NAME = Option(_parse_service_name, "Shown in the verification SMS (service_name).")
+    CODE_LIFETIME = Option(
+        parse_whole_number,
+        "Seconds a verification code stays valid (sent to TextLink in milliseconds).",
+    )
+    SIM_CARD_ID = Option(_parse_sim_card_id, "The TextLink SIM card to send from (None: any).")
+    SOURCE_COUNTRY = Option(parse_country, "ISO-2 country of the sending SIM (None: any).")
+    ALLOWED_COUNTRIES = Option(
+        _parse_allowed_countries, "ISO-2 regions codes may be sent to; None allows every country."
+    )
+    RESEND_COOLDOWN = Option(_whole_number_or_zero, "Seconds before a code can be sent again.")
+    SENDS_PER_PHONE_PER_HOUR = Option(parse_whole_number, "Codes sent per number per hour.")
+    SENDS_PER_IP_PER_HOUR = Option(parse_whole_number, "Codes sent per client per hour.")
+    WRONG_CODES_PER_CODE = Option(parse_whole_number, "Wrong guesses before a code is burnt.")
+    CHECKS_PER_PHONE_PER_HOUR = Option(parse_whole_number, "Code checks per number per hour.")
+    CHECKS_PER_IP_PER_HOUR = Option(
+        parse_whole_number, "Code checks per client (IP, IPv6 /64) per hour, over every number."
+    )
+    DAILY_SEND_BUDGET = Option(
+        _optional_whole_number,
+        "At most this many codes a day for the whole site (None: no budget).",
+    )
+    _TRUSTED_PROXIES = Option(_parse_trusted_proxies, key="TRUSTED_PROXIES")
+
+    @property
+    def TRUSTED_PROXIES(self) -> tuple[IPNetwork, ...]:
+        """Proxies (IPs or CIDRs) whose X-Forwarded-For is believed; empty: REMOTE_ADDR only.
+        The item ``"unix"`` (see :attr:`TRUSTS_UNIX_PEER`) is not a network and is left out."""
+        return self._TRUSTED_PROXIES.networks
+
+    @property
+    def TRUSTS_UNIX_PEER(self) -> bool:
+        """``"unix"`` in TRUSTED_PROXIES: a peer without an IP address (Django served on a
+        Unix socket behind a proxy, so ``REMOTE_ADDR`` is empty) is a trusted proxy."""
+        return self._TRUSTED_PROXIES.unix_peer
+
+    LIMIT_STORE = Option(
+        _parse_limit_store,
+        """Where the verification flow keeps its security state (limit counters, live-code
+        markers, used tokens): ``"database"`` (the default; shared by every process,
+        never evicted, survives restarts) or ``"cache"`` (the cache named by ``CACHE``,
+        which must be shared and must not evict).""",
+    )
+    CACHE = Option(
+        _parse_cache,
+        """The alias in settings.CACHES that holds the verification state when
+        ``LIMIT_STORE`` is ``"cache"``.""",
+    )
+    ALLOWED_ORIGINS = Option(
+        _parse_allowed_origins,
+        """Origins (``"https://app.example.com"``, or ``"https://*.example.com"``) whose
+        pages may call the verification API cross-site from a browser.""",
+    )
+    TOKEN_MAX_AGE = Option(
+        parse_whole_number,
+        "Seconds a verification token (proof of a verified phone) can be redeemed.",
+    )
+
+    # -- messaging --------------------------------------------------------------------------
+
+    BULK_CHUNK_SIZE = Option(parse_whole_number, "Messages per background task of a bulk send.")
+    BULK_CONCURRENCY = Option(
+        parse_whole_number, "Messages a task sends at once (threads over the pooled connections)."
+    )
+    BULK_RATE_LIMIT = Option(
+        _parse_bulk_rate_limit,
+        "At most this many messages per second per worker process (None: no limit).",
+    )
+    BULK_MAX_ATTEMPTS = Option(
+        parse_whole_number, "Attempts per message when TextLink answers 429 before it is failed."
+    )
+    CLAIM_TIMEOUT = Option(
+        _whole_number_or_zero,
+        """Seconds after which a message still ``sending`` is taken for abandoned by a
+        worker that died (see ``textlink_resume``).""",
+    )
+    TASK_BACKEND = Option(
+        _parse_task_backend, "The alias in ``settings.TASKS`` that runs django-textlink's tasks."
+    )
+
+    # -- webhooks and contacts ----------------------------------------------------------------
+
+    WEBHOOK_MAX_BODY = Option(
+        parse_whole_number, "Largest webhook body accepted, in bytes (larger: 413)."
+    )
+    WEBHOOK_PROCESSING = Option(
+        _parse_webhook_processing,
+        """``"inline"``: process each stored event in the webhook request; ``"task"``: as a
+        background task.""",
+    )
+    OPT_OUT_KEYWORDS = Option(
+        parse_keywords, "Inbound texts (trimmed, any case) that opt a contact out of bulk sends."
+    )
+    OPT_IN_KEYWORDS = Option(parse_keywords, "Inbound texts that opt a contact back in.")
+
+
+def _options() -> dict[str, Option[Any]]:
+    """Every Option of TextLinkSettings by key, in the order of DEFAULTS; refuses (at
+    import) an option without a default or a default without an option."""
+    found = {
+        option.key: option
+        for option in vars(TextLinkSettings).values()
+        if isinstance(option, Option)
+    }
+    if found.keys() != DEFAULTS.keys():
+        raise RuntimeError(
+            "django_textlink.conf: DEFAULTS and the options of TextLinkSettings differ: "
+            f"{sorted(found.keys() ^ DEFAULTS.keys())}"
+        )
+    return {key: found[key] for key in DEFAULTS}
+
+
+#: The one parser of each option, by key (the keys of DEFAULTS, in order).
+OPTIONS: dict[str, Option[Any]] = _options()
+
+
+def validate_timeout(value: object, key: str = "TIMEOUT") -> Timeout:
+    """:func:`parse_timeout`, raising :class:`TextLinkConfigurationError` naming option
+    ``key`` (kept for callers of the former API)."""
+    try:
+        return parse_timeout(value)
+    except InvalidValue as err:
+        raise TextLinkConfigurationError(f"{setting_name(key)} {err}") from err
 
 
 conf = TextLinkSettings()

@@ -11,6 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from django_textlink.backends.textlink import TextLinkBackend
+from django_textlink.conf import DEFAULTS, setting_name
+from tests.test_conf import BAD_VALUES
 
 HTTP_BACKEND = "django_textlink.backends.textlink.TextLinkBackend"
 CONSOLE_BACKEND = "django_textlink.backends.console.ConsoleBackend"
@@ -484,3 +486,127 @@ def test_a_malformed_secret_is_e004_not_e006(settings):
 def test_the_test_settings_have_a_secret_and_no_e006(settings):
     assert settings.DEBUG is False
     assert "textlink.E006" not in textlink_messages()
+
+
+# -- every option is checked ----------------------------------------------------------------
+
+#: The check id of a malformed option; every other option is E004.
+MALFORMED_IDS = {"BASE_URL": "textlink.E002", "BACKEND": "textlink.E003"}
+
+
+@pytest.mark.parametrize("key", list(DEFAULTS))
+def test_every_option_is_checked(settings, key):
+    """Each key of DEFAULTS, given a value its parser refuses, is one check error naming
+    it (BAD_VALUES must have every key: an option cannot be added unchecked)."""
+    use(settings, **{key: BAD_VALUES[key]})
+    expected = MALFORMED_IDS.get(key, "textlink.E004")
+    messages = [m for m in run_checks(databases=[]) if m.id and m.id.startswith("textlink.")]
+    errors = [m for m in messages if m.id == expected and setting_name(key) in m.msg]
+    assert len(errors) == 1, messages
+    assert isinstance(errors[0], Error)
+    assert set(textlink_messages()) == {expected}
+
+
+def test_the_defaults_pass_every_check(settings):
+    settings.TEXTLINK = {**DEFAULTS, **GOOD}
+    assert textlink_messages() == {}
+    assert textlink_messages(deploy=True) == {}
+
+
+def test_e004_webhook_processing_typo_names_the_allowed_values(settings):
+    """The issue's example: "tasks" passed the checks, then every webhook answered 500."""
+    use(settings, WEBHOOK_PROCESSING="tasks")
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert messages["textlink.E004"].msg == (
+        "settings.TEXTLINK[\"WEBHOOK_PROCESSING\"] must be 'inline' or 'task', got 'tasks'."
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("BULK_CHUNK_SIZE", 0),
+        ("BULK_CONCURRENCY", "50"),
+        ("BULK_RATE_LIMIT", -1),
+        ("BULK_MAX_ATTEMPTS", 0),
+        ("CLAIM_TIMEOUT", -1),
+        ("TASK_BACKEND", "defualt"),
+        ("WEBHOOK_MAX_BODY", 0),
+        ("OPT_OUT_KEYWORDS", "STOP"),
+        ("OPT_IN_KEYWORDS", [""]),
+    ],
+)
+def test_e004_options_unchecked_before(settings, key, value):
+    use(settings, **{key: value})
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert setting_name(key) in messages["textlink.E004"].msg
+
+
+def test_a_malformed_trusted_proxies_is_reported_once(settings):
+    use(settings, TRUSTED_PROXIES=["not-an-ip"])
+    messages = [m for m in run_checks(databases=[]) if m.id == "textlink.E004"]
+    assert len(messages) == 1
+
+
+def test_a_malformed_api_key_is_reported_whatever_the_backend(settings):
+    use(settings, API_KEY=12345, BACKEND=CONSOLE_BACKEND)
+    assert set(textlink_messages()) == {"textlink.E004"}
+
+
+# -- E007: unknown options ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "nearest"),
+    [
+        ("WEBHOOK_PROCESING", "WEBHOOK_PROCESSING"),
+        ("WEBHOOK_SECRETS", "WEBHOOK_SECRET"),  # the name of conf's accessor
+        ("webhook_processing", "WEBHOOK_PROCESSING"),  # compared upper-cased
+        ("BULK_CONCURENCY", "BULK_CONCURRENCY"),
+        ("RETRIES", "MAX_RETRIES"),
+        ("FROBNICATE", None),
+    ],
+)
+def test_e007_unknown_option_names_the_nearest_option(settings, key, nearest):
+    use(settings, **{key: "whatever"})
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E007"}
+    error = messages["textlink.E007"]
+    assert isinstance(error, Error)
+    suggestion = f'; did you mean "{nearest}"?' if nearest else "."
+    assert error.msg == f'Unknown option settings.TEXTLINK["{key}"]{suggestion}'
+    assert "SILENCED_SYSTEM_CHECKS" in error.hint
+
+
+def test_e007_the_issue_example(settings):
+    use(settings, WEBHOOK_PROCESING="task")
+    assert textlink_messages()["textlink.E007"].msg == (
+        'Unknown option settings.TEXTLINK["WEBHOOK_PROCESING"]; did you mean "WEBHOOK_PROCESSING"?'
+    )
+
+
+def test_e007_a_key_that_is_not_a_string(settings):
+    settings.TEXTLINK = {**GOOD, 42: "x"}
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E007"}
+    assert messages["textlink.E007"].msg == "Unknown option settings.TEXTLINK[42]."
+
+
+def test_e007_reports_every_unknown_option(settings):
+    use(settings, WEBHOOK_PROCESING="task", ALLOWED_COUNTRYS=["US"])
+    messages = [m for m in run_checks(databases=[]) if m.id == "textlink.E007"]
+    assert sorted(m.msg for m in messages) == [
+        'Unknown option settings.TEXTLINK["ALLOWED_COUNTRYS"]; did you mean "ALLOWED_COUNTRIES"?',
+        'Unknown option settings.TEXTLINK["WEBHOOK_PROCESING"]; did you mean "WEBHOOK_PROCESSING"?',
+    ]
+
+
+@pytest.mark.django_db  # Django 6.1's check command also runs database checks
+def test_e007_fails_manage_py_check_unless_silenced(settings):
+    use(settings, WEBHOOK_PROCESING="task")
+    with pytest.raises(SystemCheckError, match=r"textlink\.E007"):
+        call_command("check", verbosity=0)
+    settings.SILENCED_SYSTEM_CHECKS = ["textlink.E007"]
+    call_command("check", verbosity=0)
