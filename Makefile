@@ -14,6 +14,13 @@ VENV_LATEST ?= .venv-django61
 DJANGO_LATEST ?= Django>=6.1,<6.2
 # Variables for that run's pytest (test-postgres sets TEXTLINK_TEST_DB=postgres).
 LATEST_ENV ?=
+# The oldest Python the package claims (3.10): test-postgres runs Django 5.2 on it when it is
+# installed (PYTHON_OLDEST=... overrides the search; REQUIRE_OLDEST=1, as .ci/run sets, makes
+# its absence an error instead of falling back to $(PYTHON)).
+PYTHON_OLDEST ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python3 2>/dev/null | sort -V) python3.10; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+VENV_OLDEST ?= .venv-py310
+REQUIRE_OLDEST ?=
 
 .PHONY: demo worker test lint typecheck pytest test-latest test-postgres bench bench-webhooks clean help
 
@@ -22,7 +29,8 @@ help:
 	@echo "make worker  run the example's task worker (for the example run by hand with TEXTLINK_TASKS=db)"
 	@echo "make test    lint, type-check and run every test (Django 5.2, and Django 6.1 on Python 3.12+)"
 	@echo "make test-postgres  every test again on the PostgreSQL server that PGHOST (PGPORT, PGUSER,"
-	@echo "             PGPASSWORD) names, both Django versions; .ci/run starts a throwaway server for it"
+	@echo "             PGPASSWORD) names, both Django versions (5.2 on Python 3.10 when installed);"
+	@echo "             .ci/run starts a throwaway server for it"
 	@echo "make bench   run the benchmarks in bench/ (make bench-webhooks: the webhook one, under gunicorn)"
 
 $(STAMP): pyproject.toml
@@ -69,7 +77,7 @@ test-latest:
 	fi
 
 # The whole suite on PostgreSQL (TEXTLINK_TEST_DB=postgres; see tests/settings.py), on both
-# Django versions. Not part of `make test`, which needs no server: it uses the one that
+# Django versions: Django 5.2 on the oldest supported Python (3.10), Django 6.1 on the newest. Not part of `make test`, which needs no server: it uses the one that
 # PGHOST, PGPORT, PGUSER and PGPASSWORD name (Django creates and drops test_textlink there).
 # .ci/run starts a throwaway cluster, reached over a Unix socket, and runs this after `make test`.
 test-postgres: $(STAMP)
@@ -78,7 +86,19 @@ test-postgres: $(STAMP)
 		echo "PGPASSWORD as needed). .ci/run starts a throwaway one."; \
 		exit 1; \
 	fi
-	TEXTLINK_TEST_DB=postgres $(BIN)/pytest
+	@if [ -n "$(PYTHON_OLDEST)" ]; then \
+		set -e; \
+		test -x $(VENV_OLDEST)/bin/python || "$(PYTHON_OLDEST)" -m venv $(VENV_OLDEST); \
+		$(VENV_OLDEST)/bin/python -m pip install --quiet --upgrade pip; \
+		$(VENV_OLDEST)/bin/python -m pip install --quiet -e ".[drf,test,example]" "Django>=5.2,<5.3"; \
+		$(VENV_OLDEST)/bin/python -c 'import sys, django; print("Django", django.get_version(), "on Python", sys.version.split()[0])'; \
+		TEXTLINK_TEST_DB=postgres $(VENV_OLDEST)/bin/pytest; \
+	elif [ -n "$(REQUIRE_OLDEST)" ]; then \
+		echo "No Python 3.10 found for the oldest-Python run (set PYTHON_OLDEST=...)"; exit 1; \
+	else \
+		echo "No Python 3.10 found: Django 5.2 runs on $(PYTHON) instead (set PYTHON_OLDEST=...)"; \
+		TEXTLINK_TEST_DB=postgres $(BIN)/pytest; \
+	fi
 	@$(MAKE) --no-print-directory test-latest LATEST_ENV=TEXTLINK_TEST_DB=postgres
 
 bench: $(STAMP)
@@ -89,4 +109,4 @@ bench-webhooks: $(STAMP)
 	$(BIN)/python bench/webhooks.py
 
 clean:
-	rm -rf $(VENV) $(VENV_LATEST) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(VENV_LATEST) $(VENV_OLDEST) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
