@@ -1,20 +1,21 @@
 """Benchmark: a bulk send through the engine against one message at a time.
 
-10,000 recipients (by default) go to a local server that imitates TextLink and answers
-each request after 100 ms, as a real API over the internet might. The server runs in a
-separate process, so it does not compete with the sender for the GIL. Django runs in this
-process on a throwaway file SQLite database, with django-textlink's default settings
-(except the API key and the server's URL), so the bulk send uses the default chunk size,
-concurrency and rate limit, and the default (inline) task backend.
+10,000 recipients (by default) go to the TextLink sandbox (``django_textlink.sandbox``),
+which answers each request after 100 ms (its ``latency``), as a real API over the
+internet might. The sandbox runs in a separate process, so it does not compete with the
+sender for the GIL. Django runs in this process on a throwaway file SQLite database, with
+django-textlink's default settings (except the API key and the sandbox's URL), so the
+bulk send uses the default chunk size, concurrency and rate limit, and the default
+(inline) task backend.
 
 (a) a sequential loop: ``TextLinkClient.send_sms`` one message at a time, for a sample;
 (b) ``create_broadcast`` of every recipient, then sending it through the engine
     (``enqueue_broadcast``: one ``run_chunk`` per chunk), timed end to end, the insert
     included, with the SQL statements of each part counted.
 
-Afterwards it checks that every message is ``sent`` and the server received each number
-exactly once, with the message's own ``custom_id``. Only the ratio is meaningful: the
-machines here are shared and noisy.
+Afterwards it checks that every message is ``sent`` and the sandbox received each number
+exactly once, with the message's own ``custom_id`` (it records every request). Only the
+ratio is meaningful: the machines here are shared and noisy.
 
     python bench/bulk.py [--recipients 10000] [--delay 0.1] [--sample 100]
 
@@ -43,32 +44,33 @@ TARGET_QUERIES_PER_1000 = 50.0
 TEXT = "Our store opens at 9 tomorrow. Reply STOP to opt out."
 
 
-# -- the fake TextLink server, in its own process ---------------------------------------------
+# -- the TextLink sandbox, in its own process --------------------------------------------------
 
 
-def serve(delay: float) -> int:
-    """Run the fake server; print its URL, then answer commands read from stdin:
-    ``sent`` prints ``{phone: [custom_id, ...]}`` of every send-sms request as one JSON
-    line, ``reset`` forgets the requests, ``quit`` (or end of input) stops."""
-    from tests.support.fake_textlink import run_fake_textlink
+def serve(delay: float, log_size: int) -> int:
+    """Run a sandbox that remembers at least ``log_size`` API calls; print its URL, then
+    answer commands read from stdin: ``sent`` prints ``{phone: [custom_id, ...]}`` of every
+    send-sms request as one JSON line, ``reset`` forgets the requests, ``quit`` (or end of
+    input) stops."""
+    from django_textlink.sandbox import run_sandbox
 
-    with run_fake_textlink(delay=delay, api_key=API_KEY) as server:
-        print(server.base_url, flush=True)
+    log_size = max(log_size, 1000)
+    with run_sandbox(
+        latency=delay, api_key=API_KEY, max_calls=log_size, max_messages=log_size
+    ) as sandbox:
+        print(sandbox.base_url, flush=True)
         for line in sys.stdin:
             command = line.strip()
             if command == "sent":
-                with server.lock:
-                    requests = list(server.requests)
                 sent: dict[str, list[str | None]] = {}
-                for path, _headers, body in requests:
-                    if path.endswith("/send-sms") and isinstance(body, dict):
-                        sent.setdefault(str(body.get("phone_number")), []).append(
-                            body.get("custom_id")
+                for call in sandbox.api_calls("send-sms"):
+                    if isinstance(call.request, dict):
+                        sent.setdefault(str(call.request.get("phone_number")), []).append(
+                            call.request.get("custom_id")
                         )
                 print(json.dumps(sent), flush=True)
             elif command == "reset":
-                with server.lock:
-                    server.requests.clear()
+                sandbox.state.reset()
                 print("ok", flush=True)
             elif command == "quit":
                 break
@@ -76,11 +78,19 @@ def serve(delay: float) -> int:
 
 
 class ServerProcess:
-    """The fake server in a child process (``python bench/bulk.py --serve``)."""
+    """The sandbox in a child process (``python bench/bulk.py --serve``)."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, log_size: int) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", "--delay", str(delay)],
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve",
+                "--delay",
+                str(delay),
+                "--log-size",
+                str(log_size),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -96,7 +106,7 @@ class ServerProcess:
     def _readline(self) -> str:
         line = self._pipes()[1].readline()
         if not line:
-            raise RuntimeError("the fake TextLink server process stopped")
+            raise RuntimeError("the TextLink sandbox process stopped")
         return line.strip()
 
     def command(self, name: str) -> str:
@@ -169,7 +179,7 @@ def bulk(numbers: list[str]) -> dict[str, Any]:
 
 
 def verify(server: ServerProcess, broadcast_id: int, numbers: list[str]) -> list[str]:
-    """Every message ``sent``; the server got each number exactly once, with its custom_id."""
+    """Every message ``sent``; the sandbox got each number exactly once, with its custom_id."""
     from django_textlink.models import SMSMessage
 
     problems = []
@@ -219,15 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.1, help="server answer delay (s)")
     parser.add_argument("--sample", type=int, default=100, help="messages sent one by one (a)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--log-size", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        return serve(args.delay)
+        return serve(args.delay, args.log_size)
 
     # A proxy configured in the environment must not intercept 127.0.0.1.
     no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1,localhost"]))
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = no_proxy
 
-    server = ServerProcess(args.delay)
+    server = ServerProcess(args.delay, args.recipients + args.sample + 1)
     try:
         with tempfile.TemporaryDirectory() as directory:
             setup_django(Path(directory) / "bench.sqlite3", server.base_url)

@@ -2,10 +2,12 @@
 
 TextLink's official Python package calls ``requests.post`` for every message: a new TCP
 connection (and, against the real API, a new TLS handshake) each time. This sends the
-same N messages both ways to a local server that imitates TextLink, in one process run,
-alternating the two several times, and prints both rates and their ratio: once over
-plain HTTP (the least favourable case for pooling) and once over HTTPS, as TextLink
-serves. Only the ratios are meaningful: machines here are shared and noisy.
+same N messages both ways to the TextLink sandbox (``django_textlink.sandbox.run_sandbox``,
+in a thread of this process), alternating the two several times, and prints both rates
+and their ratio: once over plain HTTP (the least favourable case for pooling) and once
+over HTTPS (``run_sandbox(tls=True)``), as TextLink serves. The sandbox also counts the
+TCP connections that carried API calls, which shows the pooling at work. Only the ratios
+are meaningful: machines here are shared and noisy.
 
     python bench/client.py [--messages 1000] [--rounds 3] [--delay 0] [--no-tls]
 
@@ -25,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests
 
 from django_textlink.client import TextLinkClient
-from tests.support.fake_textlink import run_fake_textlink
+from django_textlink.sandbox import run_sandbox
 
 API_KEY = "bench-key"
 TARGET_RATIO = 1.5
@@ -55,7 +57,7 @@ def pooled_client(base_url: str, messages: int, verify: str | bool = True) -> fl
 
 
 def measure(label: str, messages: int, rounds: int, delay: float, tls: bool) -> float:
-    with run_fake_textlink(delay=delay, api_key=API_KEY, tls=tls) as server:
+    with run_sandbox(latency=delay, api_key=API_KEY, tls=tls) as server:
         verify: str | bool = server.cafile or True
         # Warm up both paths (imports, server threads) before measuring.
         per_call_loop(server.base_url, 20, verify)
@@ -65,9 +67,9 @@ def measure(label: str, messages: int, rounds: int, delay: float, tls: bool) -> 
         for _ in range(rounds):
             baseline.append(per_call_loop(server.base_url, messages, verify))
             ours.append(pooled_client(server.base_url, messages, verify))
-        connections_before = server.connections
+        connections_before = server.api_connections
         pooled_client(server.base_url, 50, verify)
-        pooled_connections = server.connections - connections_before
+        pooled_connections = server.api_connections - connections_before
 
     base_rate = statistics.median(baseline)
     our_rate = statistics.median(ours)

@@ -1,7 +1,8 @@
 """Django settings for the benchmarks in bench/ (``bench/bulk.py`` sets the variables).
 
 A throwaway file SQLite database (``TEXTLINK_BENCH_DB``) and django-textlink's default
-settings, except the API key and the base URL of the local fake TextLink server.
+settings, except the API key and the base URL of the TextLink sandbox the benchmark runs
+(``django_textlink.sandbox``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""TextLinkClient against a real local HTTP server (tests/support/fake_textlink.py)."""
+"""TextLinkClient against a real local HTTP server: the TextLink sandbox
+(django_textlink.sandbox.run_sandbox), which records every request with its headers and
+counts the TCP connections that carried API calls."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from django_textlink.exceptions import (
     TextLinkServerError,
     TextLinkTimeoutError,
 )
-from tests.support.fake_textlink import FakeTextLinkServer, run_fake_textlink
+from django_textlink.sandbox import Answer, RunningSandbox, run_sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -36,13 +38,13 @@ def _no_proxy_for_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def server() -> Iterator[FakeTextLinkServer]:
-    with run_fake_textlink(api_key=API_KEY) as srv:
+def server() -> Iterator[RunningSandbox]:
+    with run_sandbox(api_key=API_KEY) as srv:
         yield srv
 
 
 @pytest.fixture
-def client(server: FakeTextLinkServer) -> Iterator[TextLinkClient]:
+def client(server: RunningSandbox) -> Iterator[TextLinkClient]:
     with TextLinkClient(api_key=API_KEY, base_url=server.base_url, timeout=(1, 2)) as c:
         c.sleep = lambda seconds: None
         yield c
@@ -64,7 +66,7 @@ def test_send_code_then_verify_wrong_then_right_code(client, server):
     assert sent.code is not None
     assert len(sent.code) == 6
     assert sent.code.isdigit()
-    assert sent.code == server.codes[PHONE]
+    assert sent.code == server.last_code(PHONE)
 
     wrong = client.verify_code(PHONE, other_code(sent.code))
     assert not wrong
@@ -74,23 +76,24 @@ def test_send_code_then_verify_wrong_then_right_code(client, server):
     assert right
     assert right.valid is True
 
-    # the fake, like TextLink, accepts a code once
+    # the sandbox, like TextLink, accepts a code once
     assert not client.verify_code(PHONE, sent.code)
-    assert [path for path, _, _ in server.requests] == [
-        "/api/send-code",
-        "/api/verify-code",
-        "/api/verify-code",
-        "/api/verify-code",
+    assert [call.endpoint for call in server.api_calls()] == [
+        "send-code",
+        "verify-code",
+        "verify-code",
+        "verify-code",
     ]
-    assert server.requests[2][2] == {"phone_number": PHONE, "code": sent.code}
+    assert server.api_calls()[2].request == {"phone_number": PHONE, "code": sent.code}
 
 
 def test_send_sms_with_every_option_reaches_the_server_exactly(client, server):
     result = client.send_sms(PHONE, "Hello from the tests", sim_card_id=12, custom_id="msg-42")
     assert result.queued is False
-    [(path, headers, body)] = server.requests
-    assert path == "/api/send-sms"
-    assert body == {
+    [call] = server.api_calls()
+    assert call.endpoint == "send-sms"
+    headers = call.headers
+    assert call.request == {
         "phone_number": PHONE,
         "text": "Hello from the tests",
         "sim_card_id": 12,
@@ -103,8 +106,8 @@ def test_send_sms_with_every_option_reaches_the_server_exactly(client, server):
 
 def test_update_contact_tag_reaches_the_server(client, server):
     client.update_contact_tag(PHONE, "Warm")
-    assert server.tags == {PHONE: "Warm"}
-    assert server.requests[0][0] == "/api/update-contect-tag"
+    assert server.tags() == {PHONE: "Warm"}
+    assert server.api_calls()[0].endpoint == "update-contect-tag"
 
 
 def test_sequential_calls_reuse_one_tcp_connection(client, server):
@@ -117,8 +120,8 @@ def test_sequential_calls_reuse_one_tcp_connection(client, server):
             client.update_contact_tag(PHONE, "Cold")
         else:
             client.send_sms(PHONE, f"Message {i}")
-    assert len(server.requests) == 20
-    assert server.connections == 1
+    assert len(server.api_calls()) == 20
+    assert server.api_connections == 1
 
 
 def test_a_new_client_per_call_would_open_new_connections(server):
@@ -126,7 +129,7 @@ def test_a_new_client_per_call_would_open_new_connections(server):
     for _ in range(3):
         with TextLinkClient(api_key=API_KEY, base_url=server.base_url) as c:
             c.send_sms(PHONE, "Hi")
-    assert server.connections == 3
+    assert server.api_connections == 3
 
 
 def test_wrong_api_key_is_an_authentication_error(server):
@@ -136,7 +139,7 @@ def test_wrong_api_key_is_an_authentication_error(server):
     ):
         c.send_sms(PHONE, "Hi")
     assert info.value.message == "API key not found"
-    assert len(server.requests) == 1
+    assert len(server.api_calls()) == 1
 
 
 def test_wrong_api_key_on_verify_is_raised_not_a_wrong_code(server):
@@ -148,7 +151,7 @@ def test_wrong_api_key_on_verify_is_raised_not_a_wrong_code(server):
 
 
 def test_read_timeout_is_not_retried_and_delivery_unknown(server):
-    server.delay = 1.0
+    server.set_faults(latency=1.0)
     sleeps: list[float] = []
     with TextLinkClient(api_key=API_KEY, base_url=server.base_url, timeout=(1, 0.2)) as c:
         c.sleep = sleeps.append
@@ -159,7 +162,7 @@ def test_read_timeout_is_not_retried_and_delivery_unknown(server):
     assert info.value.delivery_unknown is True
     assert isinstance(info.value.__cause__, requests.ReadTimeout)
     assert elapsed < 0.9
-    assert len(server.requests) == 1
+    assert len(server.api_calls()) == 1  # recorded on arrival, before the latency
     assert sleeps == []
 
 
@@ -192,33 +195,40 @@ def test_closed_port_with_max_retries_zero_is_not_retried():
 
 
 def test_server_error_override_is_not_retried(client, server):
-    server.responses["send-sms"] = (
-        503,
-        "<h1>Service Unavailable</h1>",
-        {"Content-Type": "text/html"},
+    server.set_faults(
+        numbers={
+            f"send-sms:{PHONE}": Answer(
+                503,
+                "<h1>Service Unavailable</h1>",
+                text=True,
+                headers={"Content-Type": "text/html"},
+            )
+        }
     )
     with pytest.raises(TextLinkServerError) as info:
         client.send_sms(PHONE, "Hi")
     assert info.value.status_code == 503
     assert info.value.delivery_unknown is True
     assert info.value.body_excerpt == "<h1>Service Unavailable</h1>"
-    assert len(server.requests) == 1
+    assert len(server.api_calls()) == 1
     # the connection survives an error answer
-    del server.responses["send-sms"]
+    server.set_faults(numbers={})
     client.send_sms(PHONE, "Hi")
-    assert server.connections == 1
+    assert server.api_connections == 1
 
 
 def test_rate_limit_override_carries_retry_after(client, server):
-    server.responses["/api/send-code"] = (429, {"ok": False}, {"Retry-After": "30"})
+    server.set_faults(
+        numbers={f"send-code:{PHONE}": Answer(429, {"ok": False}, headers={"Retry-After": "30"})}
+    )
     with pytest.raises(TextLinkRateLimitError) as info:
         client.send_code(PHONE)
     assert info.value.retry_after == 30.0
-    assert len(server.requests) == 1
+    assert len(server.api_calls()) == 1
 
 
 def test_queued_answer_is_a_success(client, server):
-    server.responses["send-sms"] = (200, {"ok": True, "queued": True}, {})
+    server.set_faults(numbers={f"send-sms:{PHONE}": Answer(200, {"ok": True, "queued": True})})
     assert client.send_sms(PHONE, "Hi").queued is True
 
 
@@ -229,7 +239,7 @@ def test_no_secret_or_full_phone_in_any_log_record(server, caplog):
         sent = c.send_code(PHONE)
         c.verify_code(PHONE, sent.code or "")
         c.send_sms(PHONE, "Hi")
-        server.responses["send-sms"] = (500, f"echo {API_KEY}", {})
+        server.set_faults(numbers={f"send-sms:{PHONE}": Answer(500, f"echo {API_KEY}", text=True)})
         with pytest.raises(TextLinkServerError):
             c.send_sms(PHONE, "Hi")
     with (
@@ -248,27 +258,29 @@ def test_no_secret_or_full_phone_in_any_log_record(server, caplog):
 
 
 def test_https_with_a_trusted_ca_works_and_reuses_one_connection():
-    with run_fake_textlink(api_key=API_KEY, tls=True) as tls_server:
+    with run_sandbox(api_key=API_KEY, tls=True) as tls_server:
         assert tls_server.base_url.startswith("https://")
         with TextLinkClient(
             api_key=API_KEY, base_url=tls_server.base_url, verify=tls_server.cafile
         ) as tls_client:
             for _ in range(5):
                 assert tls_client.send_sms(PHONE, "over TLS").queued is False
-        assert tls_server.connections == 1
-        assert len(tls_server.requests) == 5
+        assert tls_server.connections == 1  # nothing else connected: no control API call
+        assert tls_server.api_connections == 1
+        assert len(tls_server.api_calls()) == 5
 
 
 def test_untrusted_certificate_is_a_connection_error_never_sent_never_retried():
     sleeps: list[float] = []
-    with run_fake_textlink(api_key=API_KEY, tls=True) as tls_server:
+    with run_sandbox(api_key=API_KEY, tls=True) as tls_server:
         with TextLinkClient(
             api_key=API_KEY, base_url=tls_server.base_url, verify=True
         ) as tls_client:
             tls_client.sleep = sleeps.append
             with pytest.raises(TextLinkConnectionError) as excinfo:
                 tls_client.send_sms(PHONE, "never sent")
-        assert tls_server.requests == []
+        assert tls_server.api_calls() == []
+        assert tls_server.connections == 1  # one attempt, no retry
     assert excinfo.value.delivery_unknown is False
     assert "TLS" in str(excinfo.value)
     assert sleeps == []

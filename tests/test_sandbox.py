@@ -23,23 +23,28 @@ import requests
 
 import django_textlink
 from django_textlink import contacts
+from django_textlink.backends.simulated import simulated_codes
 from django_textlink.client import TextLinkClient
 from django_textlink.exceptions import (
     TextLinkAPIError,
     TextLinkAuthenticationError,
     TextLinkConnectionError,
     TextLinkInvalidResponseError,
+    TextLinkRateLimitError,
     TextLinkServerError,
+    TextLinkTimeoutError,
 )
 from django_textlink.models import Contact, SMSMessage
 from django_textlink.sandbox import (
     Answer,
     SandboxClient,
     SandboxError,
+    SandboxState,
     parse_answer,
     parse_fault,
     run_sandbox,
 )
+from django_textlink.sandbox.codes import CheckOutcome, CodeBook
 from django_textlink.sandbox.config import Faults, SandboxConfig
 
 pytestmark = pytest.mark.integration
@@ -243,6 +248,192 @@ def test_keep_alive_reuses_one_connection(sandbox: Any, client: TextLinkClient) 
     for i in range(5):
         client.send_sms(PHONE, f"Hi {i}")
     assert sandbox.server.connections == 1
+
+
+def test_empty_service_name_and_source_country_count_as_not_given(sandbox: Any) -> None:
+    """TextLink's own Python client sends both as "" unless told otherwise."""
+    answer = raw_post(
+        sandbox,
+        "send-code",
+        {"phone_number": PHONE, "service_name": "", "source_country": "", "expiration_time": 1000},
+    )
+    assert answer.json()["ok"] is True
+    [message] = sandbox.messages(PHONE)
+    assert (message["service_name"], message["source_country"]) == (None, None)
+    assert message["text"] == f"Your code is {message['code']}"
+    refused = raw_post(sandbox, "send-code", {"phone_number": PHONE, "source_country": "USA"})
+    assert refused.json() == {
+        "ok": False,
+        "message": "source_country must be an ISO-2 country code",
+    }
+
+
+# -- the client's side of the wire: recorded requests, connections, TLS --------------------------
+
+
+def test_api_calls_records_every_request_with_headers_and_body(sandbox: Any) -> None:
+    with make_client(sandbox) as client:
+        client.send_sms(PHONE, "Hi", custom_id="c-1")
+        client.verify_code(PHONE, "123456")
+    raw_post(sandbox, "send-sms", [1, 2], key="wrong-key")
+
+    calls = sandbox.api_calls()
+    assert [(c.endpoint, c.status) for c in calls] == [
+        ("send-sms", 200),
+        ("verify-code", 200),
+        ("send-sms", 200),
+    ]
+    assert calls[0].request == {"phone_number": PHONE, "text": "Hi", "custom_id": "c-1"}
+    assert calls[0].headers["Authorization"] == f"Bearer {sandbox.api_key}"
+    assert calls[0].header("content-type") == "application/json"
+    assert calls[0].answer == {"ok": True}
+    assert calls[1].answer == {"ok": False, "message": "Invalid code"}
+    assert calls[2].answer == {"ok": False, "message": "API key not found"}
+    assert [c.endpoint for c in sandbox.api_calls("verify-code")] == ["verify-code"]
+
+
+def test_the_control_api_masks_the_key_in_recorded_headers() -> None:
+    with run_sandbox(api_key="tl-secret-0123456789") as sandbox, make_client(sandbox) as client:
+        client.send_sms(PHONE, "Hi")
+        [call] = sandbox.calls()
+        assert call["headers"]["Authorization"] == "Bearer tl-s…"
+        assert call["request"] == {"phone_number": PHONE, "text": "Hi"}
+        assert "tl-secret-0123456789" not in str(call)
+        assert sandbox.api_calls()[0].headers["Authorization"] == "Bearer tl-secret-0123456789"
+
+
+def test_a_request_is_recorded_on_arrival_before_the_latency() -> None:
+    with (
+        run_sandbox(latency=2.0) as sandbox,
+        TextLinkClient(
+            api_key=sandbox.api_key, base_url=sandbox.base_url, timeout=(1, 0.2), max_retries=0
+        ) as client,
+    ):
+        with pytest.raises(TextLinkTimeoutError):
+            client.send_sms(PHONE, "Hi")
+        [call] = sandbox.api_calls()
+        assert call.request == {"phone_number": PHONE, "text": "Hi"}
+        assert call.status is None  # not answered yet
+        assert sandbox.messages() == []
+
+
+def test_max_calls_keeps_the_newest_calls() -> None:
+    with run_sandbox(max_calls=3) as sandbox, make_client(sandbox) as client:
+        for i in range(5):
+            client.send_sms(PHONE, f"Hi {i}")
+        assert [c.request["text"] for c in sandbox.api_calls()] == ["Hi 2", "Hi 3", "Hi 4"]
+    with pytest.raises(ValueError, match="max_calls"):
+        SandboxConfig(max_calls=0)
+
+
+def test_api_connections_count_only_connections_that_called_the_api(sandbox: Any) -> None:
+    with make_client(sandbox) as client:
+        for i in range(3):
+            client.send_sms(PHONE, f"Hi {i}")
+            sandbox.messages()  # the control API, over the sandbox client's own connection
+    with make_client(sandbox) as second:
+        second.send_sms(PHONE, "from a second client")
+    assert sandbox.api_connections == 2
+    assert sandbox.connections == 3
+
+
+def test_tls_serves_https_with_a_throwaway_certificate() -> None:
+    with run_sandbox(tls=True) as sandbox:
+        assert sandbox.url.startswith("https://127.0.0.1:")
+        assert sandbox.base_url == sandbox.url + "/api"
+        cafile = Path(sandbox.cafile)
+        assert cafile.read_text().startswith("-----BEGIN CERTIFICATE-----")
+        with TextLinkClient(
+            api_key=sandbox.api_key, base_url=sandbox.base_url, verify=sandbox.cafile
+        ) as client:
+            for i in range(3):
+                client.send_sms(PHONE, f"Hi {i}")
+            code = client.send_code(PHONE).code
+        assert sandbox.last_code(PHONE) == code  # the control API, over HTTPS too
+        assert (
+            "TextLink sandbox" in requests.get(sandbox.url, verify=sandbox.cafile, timeout=10).text
+        )
+        assert sandbox.api_connections == 1
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(sandbox.url, timeout=10)  # not trusted without the CA file
+        http = sandbox.url.replace("https://", "http://")
+        with pytest.raises(requests.ConnectionError):
+            requests.post(f"{http}/api/send-sms", json={}, timeout=10)  # no plain HTTP
+        assert len(sandbox.api_calls()) == 4
+    assert not cafile.exists()  # removed with the sandbox
+
+
+def test_tls_inbox_forms_accept_their_own_https_origin() -> None:
+    with run_sandbox(tls=True) as sandbox:
+        answer = requests.post(
+            sandbox.url + "/inbox/reset",
+            data={},
+            headers={"Origin": sandbox.url},
+            verify=sandbox.cafile,
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert answer.status_code == 303
+        plain = requests.post(
+            sandbox.url + "/inbox/reset",
+            data={},
+            headers={"Origin": sandbox.url.replace("https://", "http://")},
+            verify=sandbox.cafile,
+            timeout=10,
+        )
+        assert plain.status_code == 403
+
+
+def test_a_config_certificate_is_served_as_given(tmp_path: Path) -> None:
+    from django_textlink.sandbox.tls import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    with run_sandbox(tls_cert=cert, tls_key=key) as sandbox:
+        assert sandbox.cafile == cert
+        assert sandbox.url.startswith("https://")
+        assert sandbox.messages() == []
+    with pytest.raises(ValueError, match="tls_cert"):
+        SandboxConfig(tls_key=key)
+
+
+# -- one model of verification codes, for the sandbox and the simulated backends ----------------
+
+
+def test_the_sandbox_and_the_simulated_backends_share_one_code_model() -> None:
+    assert type(simulated_codes.book) is CodeBook
+    assert type(SandboxState(SandboxConfig()).codes) is CodeBook
+
+
+def test_code_book_rules() -> None:
+    now = [1_800_000_000.0]
+    codes = iter(["111111", "222222", "333333"])
+    book = CodeBook(clock=lambda: now[0], generate=lambda: next(codes))
+
+    assert book.check(PHONE, "111111") is CheckOutcome.NO_CODE  # nothing sent yet
+    first = book.issue(PHONE, 60_000)
+    assert (first.code, first.status(now[0])) == ("111111", "pending")
+    second = book.issue(PHONE, 60_000)
+    assert first.status(now[0]) == "superseded"
+    assert book.check(PHONE, "111111") is CheckOutcome.WRONG  # only the newest counts
+    assert book.check(OTHER, "222222") is CheckOutcome.NO_CODE  # bound to its phone
+    assert book.check(PHONE, " 222222 ") is CheckOutcome.VALID
+    assert second.status(now[0]) == "used"
+    assert book.check(PHONE, "222222") is CheckOutcome.NO_CODE  # single use
+    assert book.current(PHONE) is None
+
+    third = book.issue(PHONE, 1000)
+    now[0] += 0.999
+    assert third.status(now[0]) == "pending"
+    now[0] += 0.001  # expired from expires_at on
+    assert third.status(now[0]) == "expired"
+    assert book.check(PHONE, "000000") is CheckOutcome.WRONG
+    assert book.check(PHONE, "333333") is CheckOutcome.EXPIRED
+    assert not CheckOutcome.EXPIRED
+    assert CheckOutcome.VALID
+    book.clear()
+    assert book.current(PHONE) is None
+    with pytest.raises(ValueError, match="positive"):
+        book.issue(PHONE, 0)
 
 
 # -- the inbox ----------------------------------------------------------------------------------
@@ -626,6 +817,76 @@ def test_a_specific_answer_for_a_specific_number(client: TextLinkClient, sandbox
     assert dropped.value.delivery_unknown is True
     client.send_sms("+12025550104", "everyone else is fine")
     assert [m["phone_number"] for m in sandbox.messages()] == ["+12025550104", OTHER]
+
+
+def test_a_scripted_answer_carries_headers(sandbox: Any, client: TextLinkClient) -> None:
+    sandbox.set_faults(
+        numbers={
+            f"send-code:{PHONE}": {
+                "status": 429,
+                "body": {"ok": False, "message": "Slow down"},
+                "headers": {"Retry-After": "30"},
+            },
+            OTHER: Answer(503, "<h1>Down</h1>", text=True, headers={"Content-Type": "text/html"}),
+        }
+    )
+    with pytest.raises(TextLinkRateLimitError) as limited:
+        client.send_code(PHONE)
+    assert limited.value.retry_after == 30.0
+    client.send_sms(PHONE, "only send-code is limited for this number")
+    raw = raw_post(sandbox, "send-code", {"phone_number": PHONE})
+    assert (raw.status_code, raw.headers["Retry-After"]) == (429, "30")
+    html = raw_post(sandbox, "send-sms", {"phone_number": OTHER, "text": "Hi"})
+    assert (html.status_code, html.text) == (503, "<h1>Down</h1>")
+    assert html.headers["Content-Type"] == "text/html"  # replaces the sandbox's own
+    assert sandbox.faults()["numbers"][f"send-code:{PHONE}"] == {
+        "status": 429,
+        "body": {"ok": False, "message": "Slow down"},
+        "headers": {"Retry-After": "30"},
+    }
+    assert [c["fault"] for c in sandbox.calls()][:2] == ["number", "number"]
+
+
+def test_answers_with_headers_in_the_command_line_and_form_syntax(sandbox: Any) -> None:
+    key, answer = parse_fault(f'{PHONE}={{"status": 429, "headers": {{"Retry-After": "7"}}}}')
+    assert answer == Answer(
+        429, {"ok": False, "message": "Sandbox: injected HTTP 429"}, headers={"Retry-After": "7"}
+    )
+    assert parse_answer(answer.spec()) == answer  # the JSON object form round-trips
+    assert (
+        parse_answer("429").spec()
+        == '429:json:{"ok": false, "message": "Sandbox: injected HTTP 429"}'
+    )
+    with run_sandbox(faults={key: answer}) as started, make_client(started) as client:
+        with pytest.raises(TextLinkRateLimitError) as limited:
+            client.send_sms(PHONE, "Hi")
+        assert limited.value.retry_after == 7.0
+        # The inbox shows it back in the form, and saving the form keeps the headers.
+        page = requests.get(started.url, timeout=10).text
+        assert "Retry-After" in page
+        numbers = f"{key}={answer.spec()}"
+        saved = requests.post(started.url + "/inbox/faults", data={"numbers": numbers}, timeout=10)
+        assert saved.status_code == 200
+        assert started.faults()["numbers"][PHONE]["headers"] == {"Retry-After": "7"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"status": 429, "headers": {"Content-Length": "1"}},
+        {"status": 429, "headers": {"Connection": "close"}},
+        {"status": 429, "headers": {"Bad Name": "x"}},
+        {"status": 429, "headers": {"X-Evil": "a\r\nSet-Cookie: x=1"}},
+        {"status": 429, "headers": {"X-List": ["a"]}},
+        {"status": 429, "headers": ["Retry-After"]},
+        {"drop": True, "headers": {"Retry-After": "1"}},
+        '{"status": 429, "headers": {"Retry-After": "1"}',
+        "[429]",
+    ],
+)
+def test_bad_answer_headers_are_refused(bad: Any) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - each has its own message
+        parse_answer(bad)
 
 
 def test_faults_from_the_command_line_syntax() -> None:

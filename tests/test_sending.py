@@ -1,7 +1,7 @@
 """The messaging engine (django_textlink.sending): single sends, bulk sends, recovery.
 
 Only TextLink's HTTP is faked: by ``responses`` (the client and everything above it run
-for real), or by the local fake TextLink server (tests/support/fake_textlink.py) where
+for real), or by the TextLink sandbox (``run_sandbox()``, a real local server) where
 several threads send at once. Tests whose threads each open a database connection run
 on a file SQLite database (see ``file_db``): the shared in-memory one locks whole tables.
 """
@@ -39,6 +39,7 @@ from django_textlink.messaging.claim import claim
 from django_textlink.messaging.single import Outcome, record
 from django_textlink.models import Broadcast, Contact, SMSMessage
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
+from django_textlink.sandbox import RunningSandbox, run_sandbox
 from django_textlink.sending import (
     Pacer,
     chunk_ranges,
@@ -50,7 +51,6 @@ from django_textlink.sending import (
     run_chunk,
 )
 from tests.support.concurrency import file_sqlite_database, run_in_threads
-from tests.support.fake_textlink import FakeTextLinkServer, run_fake_textlink
 
 BASE_URL = "https://textlinksms.test/api"  # TEXTLINK["BASE_URL"] in tests/settings.py
 SEND_URL = f"{BASE_URL}/send-sms"
@@ -128,21 +128,17 @@ def only_range(broadcast: Broadcast) -> tuple[int, int]:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[FakeTextLinkServer]:
-    """The fake TextLink server (answers after 20 ms), configured as TextLink."""
+def server(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[RunningSandbox]:
+    """The TextLink sandbox (answers after 20 ms), configured as TextLink."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    with run_fake_textlink(delay=0.02) as srv:
+    with run_sandbox(latency=0.02) as srv:
         textlink(settings, API_KEY=srv.api_key, BASE_URL=srv.base_url)
         yield srv
 
 
-def sent_phones(server: FakeTextLinkServer) -> Counter[str]:
-    return Counter(
-        body["phone_number"]
-        for path, _headers, body in server.requests
-        if path.endswith("send-sms")
-    )
+def sent_phones(server: RunningSandbox) -> Counter[str]:
+    return Counter(call.request["phone_number"] for call in server.api_calls("send-sms"))
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Bulk sends through a real background worker: the example project with
 ``TEXTLINK_TASKS=db`` (django-tasks-db), its ``manage.py db_worker`` in a separate process,
-and the fake TextLink server of tests/support/fake_textlink.py in this process.
+and the TextLink sandbox (django_textlink.sandbox.run_sandbox) in this process.
 
 * A CSV file enqueued with ``textlink_send --enqueue`` is sent by the worker, every number
   exactly once.
@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from django_textlink.models import SMSMessage
+from django_textlink.sandbox import RunningSandbox, run_sandbox
 from tests.support.example_server import EXAMPLE_DIR, example_env
-from tests.support.fake_textlink import DEFAULT_API_KEY, FakeTextLinkServer, run_fake_textlink
 
 pytestmark = pytest.mark.worker
 
@@ -45,11 +45,11 @@ def write_csv(path: Path, phones: list[str]) -> Path:
     return path
 
 
-def worker_env(tmp_path: Path, server: FakeTextLinkServer, **extra: str) -> dict[str, str]:
+def worker_env(tmp_path: Path, server: RunningSandbox, **extra: str) -> dict[str, str]:
     return example_env(
         tmp_path,
         TEXTLINK_TASKS="db",
-        TEXTLINK_API_KEY=DEFAULT_API_KEY,
+        TEXTLINK_API_KEY=server.api_key,
         TEXTLINK_BASE_URL=server.base_url,
         **extra,
     )
@@ -113,11 +113,9 @@ def wait_for(
         time.sleep(0.01)
 
 
-def sent_phones(server: FakeTextLinkServer) -> list[str]:
-    with server.lock:
-        return [
-            body["phone_number"] for path, _h, body in server.requests if path.endswith("/send-sms")
-        ]
+def sent_phones(server: RunningSandbox) -> list[str]:
+    """Every send-sms request the sandbox received (on arrival, before its answer)."""
+    return [call.request["phone_number"] for call in server.api_calls("send-sms")]
 
 
 def statuses(db_path: Path, broadcast_id: int) -> dict[str, str]:
@@ -149,7 +147,7 @@ def test_db_worker_sends_an_enqueued_csv_once_per_number(tmp_path: Path) -> None
     phones = numbers(30)
     log_path = tmp_path / "worker.log"
     db_path = tmp_path / "example.sqlite3"
-    with run_fake_textlink() as server:
+    with run_sandbox() as server:
         env = worker_env(tmp_path, server, TEXTLINK_BULK_CHUNK_SIZE="10")
         manage(env, "migrate", "--noinput", "-v0")
         broadcast_id = enqueue_csv(env, write_csv(tmp_path / "numbers.csv", phones))
@@ -169,10 +167,11 @@ def test_db_worker_sends_an_enqueued_csv_once_per_number(tmp_path: Path) -> None
             assert stop_gracefully(worker) == 0
 
         assert Counter(sent_phones(server)) == Counter(phones), "every number exactly once"
-        for _path, headers, body in server.requests:
-            assert headers["Authorization"] == f"Bearer {DEFAULT_API_KEY}"
-            assert body["text"] == "hi"
-        assert len({body["custom_id"] for _p, _h, body in server.requests}) == 30
+        calls = server.api_calls()
+        for call in calls:
+            assert call.headers["Authorization"] == f"Bearer {server.api_key}"
+            assert call.request["text"] == "hi"
+        assert len({call.request["custom_id"] for call in calls}) == 30
     assert statuses(db_path, broadcast_id) == dict.fromkeys(phones, Status.SENT)
     log = log_path.read_text()
     assert log.count("path=django_textlink.tasks.send_broadcast_chunk state=SUCCESSFUL") == 3
@@ -183,7 +182,7 @@ def test_killed_worker_then_resume_sends_every_number_at_most_once(tmp_path: Pat
     log_path = tmp_path / "worker.log"
     db_path = tmp_path / "example.sqlite3"
     # 5 at a time, 0.5 s per answer: about 6 s of sending, so the kill lands mid-send.
-    with run_fake_textlink(delay=0.5) as server, ExitStack() as cleanup:
+    with run_sandbox(latency=0.5) as server, ExitStack() as cleanup:
         env = worker_env(
             tmp_path, server, TEXTLINK_BULK_CHUNK_SIZE="20", TEXTLINK_BULK_CONCURRENCY="5"
         )

@@ -2,9 +2,10 @@
 
 The service, its limits and the cache are real. Only TextLink is faked: by the LocMem
 backend (the code "received" by the phone is ``django_textlink.outbox[-1].code``), by
-``responses`` where the HTTP call itself must be observed, and by the local fake server
-for the concurrency test. The clock of the limits (``django_textlink.ratelimit.clock``)
-is replaced, so every limit is tested at its boundary, to the second.
+``responses`` where the HTTP call itself must be observed, and by the TextLink sandbox
+(``run_sandbox()``) for the concurrency test. The clock of the limits
+(``django_textlink.ratelimit.clock``) is replaced, so every limit is tested at its
+boundary, to the second.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import django_textlink
 from django_textlink.backends.locmem import LocMemBackend
 from django_textlink.models import VerifiedPhoneNumber, is_phone_verified
 from django_textlink.results import VerifyResult
+from django_textlink.sandbox import run_sandbox
 from django_textlink.signals import phone_verified
 from django_textlink.verification import (
     CheckResult,
@@ -54,7 +56,6 @@ from django_textlink.verification import (
 from tests.settings import TEXTLINK as TEST_TEXTLINK
 from tests.support.clock import FakeClock
 from tests.support.concurrency import file_sqlite_database
-from tests.support.fake_textlink import DEFAULT_API_KEY, run_fake_textlink
 
 BASE = TEST_TEXTLINK["BASE_URL"]
 API_KEY = TEST_TEXTLINK["API_KEY"]
@@ -1050,15 +1051,15 @@ def run_together(count: int, work: Callable[[], Any]) -> list[Any]:
 def test_fifty_parallel_wrong_checks_reach_textlink_at_most_five_times(
     shared_db: None, settings: Any
 ) -> None:
-    with run_fake_textlink() as server:
-        configure(settings, API_KEY=DEFAULT_API_KEY, BASE_URL=server.base_url)
+    with run_sandbox() as server:
+        configure(settings, API_KEY=server.api_key, BASE_URL=server.base_url)
         start()
-        right = server.codes[PHONE]
+        right = server.last_code(PHONE)
         wrong = wrong_code(right)
 
         outcomes = run_together(50, lambda: check(PHONE, wrong))
 
-        verify_calls = [r for r in server.requests if r[0] == "/api/verify-code"]
+        verify_calls = server.api_calls("verify-code")
         assert 1 <= len(verify_calls) <= 5
         assert len(verify_calls) == 5  # and the limit is not undershot either
         answered = [o for o in outcomes if isinstance(o, CheckResult)]
@@ -1070,7 +1071,7 @@ def test_fifty_parallel_wrong_checks_reach_textlink_at_most_five_times(
 
         # The code is dead now, even the right one, and TextLink is not asked.
         refused(lambda: check(PHONE, right), "wrong_codes")
-        assert len([r for r in server.requests if r[0] == "/api/verify-code"]) == 5
+        assert len(server.api_calls("verify-code")) == 5
 
 
 @concurrent

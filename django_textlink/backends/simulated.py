@@ -3,14 +3,13 @@
 TextLink generates, keeps and checks verification codes itself. The console and locmem
 backends play that part so a site works without a TextLink account: codes come from
 :mod:`secrets`, live in this process's memory only (never the database or the cache),
-expire, are compared in constant time and can be used once.
+expire, are compared in constant time, can be used once and are superseded by a newer
+one. Those rules live in :mod:`django_textlink.sandbox.codes`, which the offline TextLink
+sandbox uses too, so both behave the same.
 """
 
 from __future__ import annotations
 
-import hmac
-import secrets
-import threading
 import time
 from dataclasses import dataclass
 
@@ -22,47 +21,42 @@ from django_textlink.payloads import (
     verify_code_payload,
 )
 from django_textlink.results import SendCodeResult, SendResult, TagResult, VerifyResult
+from django_textlink.sandbox.codes import CheckOutcome, CodeBook
 
-CODE_DIGITS = 6
+#: What :meth:`SimulatedCodes.check` says for each refusal.
+REFUSALS = {
+    CheckOutcome.NO_CODE: "No code was sent to this number",
+    CheckOutcome.EXPIRED: "The code has expired",
+    CheckOutcome.WRONG: "Invalid code",
+}
 
 
-@dataclass
-class _IssuedCode:
-    code: str
-    expires_at: float
+def _now() -> float:
+    """Wall-clock seconds, looked up through this module's ``time`` at every call (a test
+    can replace it to move the codes' clock)."""
+    return time.time()
 
 
 class SimulatedCodes:
-    """Codes issued per phone number; a new code replaces the previous one."""
+    """Codes issued per phone number (a :class:`~django_textlink.sandbox.codes.CodeBook`);
+    a new code supersedes the previous one."""
 
     def __init__(self) -> None:
-        self._codes: dict[str, _IssuedCode] = {}
-        self._lock = threading.Lock()
+        self.book = CodeBook(clock=_now)
 
     def issue(self, phone_number: str, expiration_time: int | None = None) -> str:
-        lifetime_ms = expiration_time or DEFAULT_CODE_LIFETIME_MS
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        with self._lock:
-            self._codes[phone_number] = _IssuedCode(code, time.time() + lifetime_ms / 1000)
-        return code
+        """A new code for ``phone_number``, valid ``expiration_time`` ms (10 minutes)."""
+        return self.book.issue(phone_number, expiration_time or DEFAULT_CODE_LIFETIME_MS).code
 
     def check(self, phone_number: str, code: str) -> tuple[bool, str]:
         """``(valid, message)``; a valid code is consumed."""
-        with self._lock:
-            issued = self._codes.get(phone_number)
-            if issued is None:
-                return False, "No code was sent to this number"
-            if time.time() >= issued.expires_at:
-                del self._codes[phone_number]
-                return False, "The code has expired"
-            if not hmac.compare_digest(issued.code.encode(), str(code).strip().encode()):
-                return False, "Invalid code"
-            del self._codes[phone_number]
+        outcome = self.book.check(phone_number, code)
+        if outcome is CheckOutcome.VALID:
             return True, ""
+        return False, REFUSALS[outcome]
 
     def clear(self) -> None:
-        with self._lock:
-            self._codes.clear()
+        self.book.clear()
 
 
 #: One store per process, shared by every console/locmem backend instance.

@@ -157,7 +157,8 @@ def add_arguments(
         action="append",
         metavar="[ENDPOINT:]PHONE=ANSWER",
         help="a fixed answer for one number (repeatable): +12025550143=500, "
-        "+1...=json:{...}, +1...=400:json:{...}, +1...=text:..., +1...=drop; "
+        "+1...=json:{...}, +1...=400:json:{...}, +1...=text:..., +1...=drop, "
+        '+1...={"status": 429, "body": {...}, "headers": {"Retry-After": "30"}}; '
         "send-code:+1...=... for one endpoint only",
     )
     faults.add_argument(

@@ -11,7 +11,14 @@ number. It is written the same way everywhere (command line, control API, Python
 ``text:Bad gateway``           HTTP 200 with a ``text/plain`` body (not JSON)
 ``502:text:<html>...``         HTTP 502 with a ``text/plain`` body
 ``drop``                       close the connection without answering
+``{"status": 429, ...}``       the object form below, as JSON (the only one with headers)
 =============================  ==============================================================
+
+The object form (the control API's, and ``parse_answer``'s for a dict) is
+``{"status": 429, "body": {...}, "headers": {"Retry-After": "30"}}``, or with ``"text"``
+instead of ``"body"``, or ``{"drop": true}``. ``headers`` are sent with the answer; a
+``Content-Type`` there replaces the sandbox's own. The sandbox frames every answer itself,
+so ``Content-Length``, ``Transfer-Encoding`` and ``Connection`` cannot be given.
 
 A fault applies to every endpoint for that number (``+12025550143=500``), or to one
 endpoint only when the key names it (``send-code:+12025550143=500``).
@@ -35,6 +42,8 @@ DEFAULT_WEBHOOK_PATH = "/textlink/webhooks"
 DEFAULT_EXPIRATION_MS = 600_000
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 DEFAULT_MAX_MESSAGES = 10_000
+#: How many API calls the sandbox remembers by default, the oldest forgotten first.
+DEFAULT_MAX_CALLS = 1000
 MAX_LATENCY = 600.0
 
 #: TextLink's endpoints, as TextLink spells them (``update-contect-tag`` sic).
@@ -43,6 +52,10 @@ WEBHOOK_KINDS = ("received", "sent", "failed", "tag")
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 _STATUS_RE = re.compile(r"^\d{3}$")
+#: An HTTP header name (RFC 9110 token).
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: Headers the sandbox sets itself to frame the answer.
+_FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection"}
 
 
 def is_e164(value: object) -> bool:
@@ -59,28 +72,59 @@ def clean_phone(value: object) -> str | None:
 
 @dataclass(frozen=True)
 class Answer:
-    """A canned answer: ``status`` with a JSON ``body`` (or a text one when ``text``), or
-    no answer at all (``drop``)."""
+    """A canned answer: ``status`` with a JSON ``body`` (or a text one when ``text``) and
+    extra response ``headers`` (``{"Retry-After": "30"}``), or no answer at all
+    (``drop``: the connection is closed)."""
 
     status: int = 200
     body: Any = None
     text: bool = False
     drop: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.drop and self.headers:
+            raise ValueError("A dropped connection sends no headers.")
+        object.__setattr__(self, "headers", _check_headers(self.headers))
 
     def to_dict(self) -> dict[str, Any]:
         if self.drop:
             return {"drop": True}
-        if self.text:
-            return {"status": self.status, "text": self.body}
-        return {"status": self.status, "body": self.body}
+        data: dict[str, Any] = {"status": self.status}
+        data["text" if self.text else "body"] = self.body
+        if self.headers:
+            data["headers"] = dict(self.headers)
+        return data
 
     def spec(self) -> str:
-        """The command-line form of this answer."""
+        """The command-line form of this answer (the JSON object form when it has
+        headers, which the short forms cannot carry)."""
         if self.drop:
             return "drop"
+        if self.headers:
+            return json.dumps(self.to_dict(), ensure_ascii=False)
         if self.text:
             return f"{self.status}:text:{self.body}"
         return f"{self.status}:json:{json.dumps(self.body, ensure_ascii=False)}"
+
+
+def _check_headers(headers: object) -> dict[str, str]:
+    """A copy of ``headers`` as ``{name: value}`` strings; ValueError for a name that is
+    not a token, a value with a line break, or a header that frames the answer."""
+    if not isinstance(headers, Mapping):
+        raise ValueError('Answer headers must be an object such as {"Retry-After": "30"}.')
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME_RE.match(name):
+            raise ValueError(f"{name!r} is not an HTTP header name.")
+        if name.lower() in _FRAMING_HEADERS:
+            raise ValueError(f"The sandbox sets {name} itself; it cannot be scripted.")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or "\r" in value or "\n" in value:
+            raise ValueError(f"The {name} header needs a one-line string value, not {value!r}.")
+        checked[name] = value
+    return checked
 
 
 def default_body(status: int) -> dict[str, Any]:
@@ -102,7 +146,8 @@ def _status(value: object) -> int:
 def parse_answer(value: object) -> Answer:
     """An :class:`Answer` from an int status, a spec string (see the module docstring) or a
     dict ``{"status": 500, "body": {...}}`` / ``{"status": 502, "text": "..."}`` /
-    ``{"drop": true}``. Raises ``ValueError`` with a readable reason."""
+    ``{"drop": true}``, each optionally with ``"headers": {"Retry-After": "30"}``. Raises
+    ``ValueError`` with a readable reason."""
     if isinstance(value, Answer):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
@@ -111,21 +156,22 @@ def parse_answer(value: object) -> Answer:
     if isinstance(value, str):
         return _parse_answer_spec(value.strip())
     if isinstance(value, Mapping):
-        unknown = set(value) - {"status", "body", "text", "drop"}
+        unknown = set(value) - {"status", "body", "text", "drop", "headers"}
         if unknown:
             raise ValueError(f"Unknown fault answer fields: {', '.join(sorted(unknown))}.")
+        headers = _check_headers(value.get("headers") or {})
         if value.get("drop"):
-            return Answer(drop=True)
+            return Answer(drop=True, headers=headers)
         if "body" in value and "text" in value:
             raise ValueError("A fault answer has either a JSON 'body' or a 'text', not both.")
         status = _status(value.get("status", 200))
         if "text" in value:
             if not isinstance(value["text"], str):
                 raise ValueError("A fault answer's 'text' must be a string.")
-            return Answer(status, value["text"], text=True)
+            return Answer(status, value["text"], text=True, headers=headers)
         body = value["body"] if "body" in value else default_body(status)
         _check_json(body)
-        return Answer(status, body)
+        return Answer(status, body, headers=headers)
     raise ValueError(f"A fault answer must be a status, a spec string or an object, not {value!r}.")
 
 
@@ -139,6 +185,14 @@ def _check_json(body: object) -> None:
 def _parse_answer_spec(spec: str) -> Answer:
     if spec == "drop":
         return Answer(drop=True)
+    if spec.startswith("{"):  # the object form, as JSON
+        try:
+            data = json.loads(spec)
+        except ValueError as err:
+            raise ValueError(f"Not a valid JSON object in {spec!r}: {err}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"Not a JSON object: {spec!r}.")
+        return parse_answer(data)
     status_text, sep, rest = spec.partition(":")
     if not sep:
         status = _status(status_text)
@@ -159,7 +213,7 @@ def _parse_answer_spec(spec: str) -> Answer:
         return Answer(status, payload, text=True)
     raise ValueError(
         f"Cannot read the fault answer {spec!r}: use STATUS, json:{{...}}, STATUS:json:{{...}}, "
-        "text:..., STATUS:text:... or drop."
+        'text:..., STATUS:text:..., drop or {"status": ..., "headers": {...}, ...}.'
     )
 
 
@@ -288,7 +342,11 @@ class Faults:
 class SandboxConfig:
     """Everything the sandbox is started with. ``site_url`` is where the webhooks go
     (``<site_url>/textlink/webhooks/<kind>/``) unless ``webhook_base`` replaces that
-    prefix; with neither, the webhook buttons report that no site is configured."""
+    prefix; with neither, the webhook buttons report that no site is configured.
+
+    With ``tls_cert`` (a PEM certificate file, and ``tls_key`` its private key unless the
+    certificate file holds it) the sandbox serves HTTPS, as TextLink does;
+    ``run_sandbox(tls=True)`` makes a throwaway self-signed pair."""
 
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -306,14 +364,29 @@ class SandboxConfig:
     #: Seconds between auto-refreshes of the inbox by default (0: off).
     refresh: int = 0
     max_messages: int = DEFAULT_MAX_MESSAGES
+    #: API calls remembered (``RunningSandbox.api_calls()``, ``/_sandbox/calls``, the inbox).
+    max_calls: int = DEFAULT_MAX_CALLS
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.api_key, str) or not self.api_key:
             raise ValueError("The sandbox needs a non-empty API key.")
+        for name in ("max_messages", "max_calls"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a whole number from 1, got {value!r}.")
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ValueError("tls_key needs the tls_cert it belongs to.")
         for name in ("site_url", "webhook_base"):
             value = getattr(self, name)
             if value is not None and not re.match(r"^https?://[^/\s]+", value):
                 raise ValueError(f"{name} must be an http(s) URL, got {value!r}.")
+
+    @property
+    def scheme(self) -> str:
+        """``"https"`` with a certificate, else ``"http"``."""
+        return "https" if self.tls_cert else "http"
 
     def webhook_url(self, kind: str) -> str | None:
         if self.webhook_base:
@@ -335,6 +408,8 @@ def mask_key(key: str) -> str:
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_HOST",
+    "DEFAULT_MAX_CALLS",
+    "DEFAULT_MAX_MESSAGES",
     "DEFAULT_PORT",
     "DEFAULT_SITE_URL",
     "ENDPOINTS",

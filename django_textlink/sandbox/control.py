@@ -12,20 +12,29 @@ one in this process for a test.
         ...
         code = sandbox.last_code("+12025550143")
         sandbox.reply("+12025550143", "STOP")
+
+A test that checks the client's side of the wire uses what only an in-process sandbox
+has: ``sandbox.api_calls()`` (every request, with its headers and body),
+``sandbox.api_connections`` (keep-alive reuse) and ``run_sandbox(tls=True)`` with
+``verify=sandbox.cafile`` (HTTPS).
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 
 from django_textlink.sandbox.config import DEFAULT_API_KEY, Answer, SandboxConfig
 from django_textlink.sandbox.server import SandboxServer, SandboxSettings, make_config, serving
-from django_textlink.sandbox.state import SandboxError, SandboxState
+from django_textlink.sandbox.state import Call, SandboxError, SandboxState
+from django_textlink.sandbox.tls import self_signed_certificate
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
@@ -39,9 +48,19 @@ class SandboxClient:
     Every method raises :class:`SandboxError` when the sandbox refuses (an unknown
     message, a bad phone number...). Webhook outcomes are dicts with ``kind``, ``url``,
     ``status`` (the site's HTTP status, or None), ``ok`` (status 200), ``error`` and
-    ``body`` (the start of the site's answer)."""
+    ``body`` (the start of the site's answer).
 
-    def __init__(self, url: str, *, api_key: str = DEFAULT_API_KEY, timeout: float = 30.0) -> None:
+    ``verify`` is passed to ``requests`` for an HTTPS sandbox: the CA file that signed its
+    certificate (``RunningSandbox.cafile`` for ``run_sandbox(tls=True)``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str = DEFAULT_API_KEY,
+        timeout: float = 30.0,
+        verify: str | bool = True,
+    ) -> None:
         self.url = url.rstrip("/")
         #: What ``TEXTLINK["BASE_URL"]`` must be to send through this sandbox.
         self.base_url = f"{self.url}/api"
@@ -49,6 +68,7 @@ class SandboxClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.trust_env = False  # the sandbox is local: never through a proxy
+        self.session.verify = verify
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.url}>"
@@ -113,7 +133,8 @@ class SandboxClient:
         return dict(self._call("GET", "tags")["tags"])
 
     def calls(self) -> list[dict[str, Any]]:
-        """TextLink API calls received, newest first, with the answer given."""
+        """TextLink API calls received, newest first, with the answer given (the API key
+        in their ``Authorization`` header masked)."""
         return list(self._call("GET", "calls")["calls"])
 
     def webhooks(self) -> list[dict[str, Any]]:
@@ -170,7 +191,8 @@ class SandboxClient:
     ) -> dict[str, Any]:
         """Change the given fault settings (the others stay); ``numbers`` replaces every
         per-number answer: ``{"+12025550143": 500, "send-code:+1...": {"status": 400,
-        "body": {...}}, "+1...": "json:{...}"}``. Returns the faults now in force."""
+        "body": {...}}, "+1...": "json:{...}", "+1...": Answer(429, {"ok": False},
+        headers={"Retry-After": "30"})}``. Returns the faults now in force."""
         changes: dict[str, Any] = {}
         for key, value in (
             ("latency", latency),
@@ -197,33 +219,67 @@ class SandboxClient:
 
 class RunningSandbox(SandboxClient):
     """A sandbox started by :func:`run_sandbox`: the control API plus direct access to
-    the ``server``, its ``state`` and ``config``."""
+    the ``server``, its ``state`` and ``config``, and what a test of the client's side of
+    the wire needs: :meth:`api_calls`, :attr:`connections`, :attr:`api_connections` and
+    :attr:`cafile`."""
 
-    def __init__(self, server: SandboxServer) -> None:
-        super().__init__(server.url, api_key=server.config.api_key)
+    def __init__(self, server: SandboxServer, *, cafile: str | None = None) -> None:
+        super().__init__(server.url, api_key=server.config.api_key, verify=cafile or True)
         self.server = server
         self.config: SandboxConfig = server.config
         self.state: SandboxState = server.state
+        #: The file a client must trust for an HTTPS sandbox (``verify=sandbox.cafile``):
+        #: the self-signed certificate of ``run_sandbox(tls=True)``. None over HTTP.
+        self.cafile = cafile
 
     @property
     def port(self) -> int:
         return self.server.port
 
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far, the control API's own included."""
+        return self.server.connections
+
+    @property
+    def api_connections(self) -> int:
+        """TCP connections that carried at least one call of TextLink's API: 1 after any
+        number of calls by a client that reuses its keep-alive connection."""
+        return self.server.api_connections
+
+    def api_calls(self, endpoint: str | None = None) -> list[Call]:
+        """Every call of TextLink's API received, oldest first, recorded on arrival
+        (before any latency), with its full ``headers``, its JSON body as ``request``, and
+        once answered its ``status`` and ``answer``. ``endpoint`` (``"send-sms"``) keeps
+        only the calls to it. Up to ``max_calls`` are kept (1000 unless configured)."""
+        return self.state.api_calls(endpoint)
+
 
 @contextmanager
 def run_sandbox(
-    config: SandboxConfig | None = None, **settings: Unpack[SandboxSettings]
+    config: SandboxConfig | None = None, *, tls: bool = False, **settings: Unpack[SandboxSettings]
 ) -> Iterator[RunningSandbox]:
     """Start a sandbox in a daemon thread (on a free port unless ``port`` is given) and
     stop it on exit. Pass a :class:`SandboxConfig`, or its settings as keywords (those of
     :func:`~django_textlink.sandbox.server.make_config`: ``api_key``, ``site_url``,
     ``webhook_base``, ``webhook_secret``, ``webhook_timeout``, ``latency``,
     ``error_rate``, ``queued_rate``, ``faults``, ``seed``, ``host``, ``port``,
-    ``verbose``, ``auto_webhooks``)."""
+    ``verbose``, ``auto_webhooks``, ``refresh``, ``max_messages``, ``max_calls``,
+    ``tls_cert``, ``tls_key``).
+
+    ``tls=True`` serves HTTPS with a throwaway self-signed certificate (made with the
+    ``openssl`` command, deleted on exit) for ``127.0.0.1``, ``::1`` and ``localhost``;
+    a client trusts it with ``verify=sandbox.cafile``. A config's own ``tls_cert`` is
+    served as given (``sandbox.cafile`` is then that certificate file)."""
     if config is None:
         config = make_config(**settings)
-    with serving(config) as server:
-        sandbox = RunningSandbox(server)
+    with ExitStack() as stack:
+        if tls and config.tls_cert is None:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="tl-sandbox-"))
+            cert, key = self_signed_certificate(Path(directory))
+            config = replace(config, tls_cert=cert, tls_key=key)
+        server = stack.enter_context(serving(config))
+        sandbox = RunningSandbox(server, cafile=config.tls_cert)
         try:
             yield sandbox
         finally:

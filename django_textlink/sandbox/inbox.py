@@ -446,7 +446,9 @@ def _faults_form(state: SandboxState, phone: str | None, refresh: int) -> str:
         '<p id="numbers-help" class="muted">For example <code>+12025550143=500</code>, '
         '<code>+12025550143=json:{"ok": false, "message": "Invalid phone number"}</code>, '
         "<code>send-code:+12025550143=429:json:{...}</code>, "
-        "<code>+12025550143=text:Bad gateway</code> or <code>+12025550143=drop</code>.</p>"
+        "<code>+12025550143=text:Bad gateway</code>, <code>+12025550143=drop</code> or, with "
+        'response headers, <code>+12025550143={"status": 429, "headers": '
+        '{"Retry-After": "30"}}</code>.</p>'
         '<button type="submit">Save faults</button>'
         "</form>"
         "</section>"

@@ -2,7 +2,8 @@
 inbox's forms under ``/inbox/`` and the JSON control API under ``/_sandbox/``.
 
 A :class:`~http.server.ThreadingHTTPServer` (one daemon thread per connection, HTTP/1.1
-keep-alive, ``Content-Length`` on every answer) from the standard library only.
+keep-alive, ``Content-Length`` on every answer) from the standard library only; HTTPS
+when the config has a certificate (the TLS handshake runs in the connection's thread).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import signal
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -25,6 +27,8 @@ from urllib.parse import parse_qs, urlsplit
 from django_textlink import __version__
 from django_textlink.sandbox.config import (
     DEFAULT_API_KEY,
+    DEFAULT_MAX_CALLS,
+    DEFAULT_MAX_MESSAGES,
     Faults,
     SandboxConfig,
     clean_phone,
@@ -33,6 +37,7 @@ from django_textlink.sandbox.config import (
 )
 from django_textlink.sandbox.inbox import inbox_href, render_inbox
 from django_textlink.sandbox.state import SandboxError, SandboxState
+from django_textlink.sandbox.tls import server_context
 
 logger = logging.getLogger("django_textlink.sandbox")
 
@@ -52,7 +57,11 @@ HTML_HEADERS = {
 
 
 class SandboxServer(ThreadingHTTPServer):
-    """TextLink's four endpoints, a web inbox and a control API, in memory."""
+    """TextLink's four endpoints, a web inbox and a control API, in memory.
+
+    ``connections`` counts every TCP connection accepted; ``api_connections`` only those
+    that carried at least one call of TextLink's API, so a client's keep-alive reuse can
+    be checked while a test also uses the control API (over its own connection)."""
 
     daemon_threads = True
     request_queue_size = 1024
@@ -68,6 +77,12 @@ class SandboxServer(ThreadingHTTPServer):
         self._serving = False
         #: TCP connections accepted so far (keep-alive clients reuse theirs).
         self.connections = 0
+        #: Connections that carried at least one call to ``/api/``.
+        self.api_connections = 0
+        #: Set when the config has a certificate: every connection is then TLS.
+        self.ssl_context: ssl.SSLContext | None = (
+            server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+        )
         if ":" in config.host:
             self.address_family = socket.AF_INET6
         super().__init__((config.host, config.port), SandboxHandler)
@@ -93,7 +108,7 @@ class SandboxServer(ThreadingHTTPServer):
             host = "::1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return f"{self.config.scheme}://{host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -112,6 +127,20 @@ class SandboxServer(ThreadingHTTPServer):
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self._serving = True
         super().serve_forever(poll_interval)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.ssl_context is not None:
+            # The handshake happens on the first read, in the connection's own thread: a
+            # client that never completes it does not block the accepting loop.
+            sock = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        return sock, address
+
+    def count_api_connection(self) -> None:
+        with self.lock:
+            self.api_connections += 1
 
     def process_request(self, request: Any, client_address: Any) -> None:
         thread = threading.Thread(
@@ -157,6 +186,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = IDLE_TIMEOUT
     server: SandboxServer
+    #: Whether this connection was counted in ``server.api_connections``.
+    _api_counted = False
 
     @property
     def state(self) -> SandboxState:
@@ -238,7 +269,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         change state and fire webhooks with the secret)."""
         fetch_site = self.headers.get("Sec-Fetch-Site")
         origin = self.headers.get("Origin")
-        expected = f"http://{self.headers.get('Host', '')}"
+        expected = f"{self.server.config.scheme}://{self.headers.get('Host', '')}"
         cross = fetch_site not in (None, "same-origin", "none") or (
             origin is not None and origin != expected
         )
@@ -265,18 +296,27 @@ class SandboxHandler(BaseHTTPRequestHandler):
     # -- TextLink's API -----------------------------------------------------------------
 
     def _api(self, endpoint: str, raw: bytes) -> None:
+        if not self._api_counted:
+            self._api_counted = True
+            self.server.count_api_connection()
+        call = self.state.receive(endpoint, dict(self.headers.items()), raw)
         latency = self.state.faults.latency
         if latency and self.server.stopping.wait(latency):
             self.close_connection = True
             return
-        result = self.state.api(endpoint, self.headers.get("Authorization"), raw)
+        result = self.state.answer(call)
         answer = result.answer
         if answer.drop:
             self.close_connection = True
         elif answer.text:
-            self._send(answer.status, str(answer.body).encode(), "text/plain; charset=utf-8")
+            self._send(
+                answer.status,
+                str(answer.body).encode(),
+                "text/plain; charset=utf-8",
+                dict(answer.headers),
+            )
         else:
-            self._json(answer.status, answer.body)
+            self._json(answer.status, answer.body, dict(answer.headers))
         if result.followups:
             threading.Thread(target=_run_all, args=(result.followups,), daemon=True).start()
 
@@ -444,13 +484,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         content_type: str,
         headers: dict[str, str] | None = None,
     ) -> None:
+        """Write one answer; a ``Content-Type`` in ``headers`` replaces ``content_type``."""
+        extra = dict(headers or {})
+        for name in [name for name in extra if name.lower() == "content-type"]:
+            content_type = extra.pop(name)
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")
-            for name, value in (headers or {}).items():
+            for name, value in extra.items():
                 self.send_header(name, value)
             if self.close_connection:
                 self.send_header("Connection", "close")
@@ -532,6 +576,11 @@ class SandboxSettings(TypedDict, total=False):
     seed: int | None
     verbose: bool
     auto_webhooks: bool
+    refresh: int
+    max_messages: int
+    max_calls: int
+    tls_cert: str | None
+    tls_key: str | None
 
 
 def make_config(
@@ -551,10 +600,15 @@ def make_config(
     verbose: bool = False,
     auto_webhooks: bool = False,
     refresh: int = 0,
+    max_messages: int = DEFAULT_MAX_MESSAGES,
+    max_calls: int = DEFAULT_MAX_CALLS,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
 ) -> SandboxConfig:
     """A :class:`SandboxConfig` from keyword arguments; ``faults`` maps phone numbers (or
     ``"send-code:+1..."``) to answers: ``500``, ``"json:{...}"``, ``{"status": 400,
-    "body": {...}}``..."""
+    "body": {...}}``, ``{"status": 429, "headers": {"Retry-After": "30"}}``,
+    :class:`~django_textlink.sandbox.config.Answer` objects..."""
     fault_settings = Faults().updated(
         {
             "latency": latency,
@@ -576,6 +630,10 @@ def make_config(
         verbose=verbose,
         auto_webhooks=auto_webhooks,
         refresh=refresh,
+        max_messages=max_messages,
+        max_calls=max_calls,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
 
 

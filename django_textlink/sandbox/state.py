@@ -10,15 +10,22 @@ import hmac
 import itertools
 import json
 import random
-import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from django_textlink.sandbox.codes import (
+    CODE_DIGITS,
+    CheckOutcome,
+    CodeBook,
+    CodeStatus,
+    IssuedCode,
+    random_code,
+)
 from django_textlink.sandbox.config import (
     DEFAULT_EXPIRATION_MS,
     ENDPOINTS,
@@ -27,12 +34,12 @@ from django_textlink.sandbox.config import (
     SandboxConfig,
     clean_phone,
     is_e164,
+    mask_key,
 )
 from django_textlink.sandbox.webhooks import WebhookOutcome, WebhookSender, now_ms
 
 #: The SIM a message went out on (or came in on) when the request names none.
 DEFAULT_SIM_CARD_ID = 1
-CODE_DIGITS = 6
 MAX_TEXT = 10_000
 MAX_LOG = 1000
 
@@ -69,13 +76,13 @@ class Message:
     source_country: str | None = None
     expiration_time: int | None = None
     expires_at: float | None = None
-    #: "pending" | "used" | "superseded" (a newer code was sent); "expired" is computed.
-    code_state: str | None = None
+    #: The code as the sandbox's :class:`~django_textlink.sandbox.codes.CodeBook` keeps it.
+    issued_code: IssuedCode | None = None
 
-    def code_status(self, now: float) -> str | None:
-        if self.code_state == "pending" and self.expires_at is not None and now > self.expires_at:
-            return "expired"
-        return self.code_state
+    def code_status(self, now: float) -> CodeStatus | None:
+        """``"pending"``, ``"used"``, ``"superseded"`` (a newer code was sent) or
+        ``"expired"``; None for what is not a code."""
+        return None if self.issued_code is None else self.issued_code.status(now)
 
     def to_dict(self, now: float) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -108,19 +115,36 @@ class Message:
 
 @dataclass
 class Call:
-    """One request to TextLink's API, as answered."""
+    """One request to TextLink's API, recorded when it arrived (before any latency) and
+    completed with the answer given.
+
+    ``endpoint`` is the path after ``/api/`` (``"send-sms"``), ``headers`` the request's
+    headers as sent (``Authorization`` included), ``request`` the JSON body (None when it
+    was not JSON). ``status`` is None until answered, and stays None when no answer was
+    given (the connection was dropped, or the sandbox stopped during the latency)."""
 
     id: int
     endpoint: str
     phone_number: str | None
-    status: int
-    answer: Any
     at: float
+    headers: dict[str, str] = field(default_factory=dict)
+    request: Any = None
+    status: int | None = None
+    answer: Any = None
     #: Why the answer is not the normal one: "error_rate", "number", or None.
     fault: str | None = None
-    request: Any = None
+
+    def header(self, name: str) -> str | None:
+        """A request header by name, whatever its case."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
 
     def to_dict(self) -> dict[str, Any]:
+        """For the control API: the API key in ``Authorization`` is masked."""
+        headers = {
+            name: _masked_authorization(value) if name.lower() == "authorization" else value
+            for name, value in self.headers.items()
+        }
         return {
             "id": self.id,
             "endpoint": self.endpoint,
@@ -129,8 +153,14 @@ class Call:
             "answer": self.answer,
             "fault": self.fault,
             "request": self.request,
+            "headers": headers,
             "created_at": iso(self.at),
         }
+
+
+def _masked_authorization(value: str) -> str:
+    scheme, _, key = value.partition(" ")
+    return f"{scheme} {mask_key(key.strip())}" if key else mask_key(value)
 
 
 @dataclass
@@ -169,7 +199,10 @@ class SandboxState:
         self._call_ids = itertools.count(1)
         self._notice_ids = itertools.count(1)
         self.messages: list[Message] = []
-        self.calls: deque[Call] = deque(maxlen=MAX_LOG)
+        #: The verification codes: the model the console/locmem backends use too.
+        self.codes = CodeBook(clock=lambda: self.clock(), generate=self._new_code)
+        #: Every API call received, oldest first (up to ``config.max_calls``).
+        self.calls: deque[Call] = deque(maxlen=config.max_calls)
         self.webhooks: deque[WebhookOutcome] = deque(maxlen=MAX_LOG)
         self.notices: deque[Notice] = deque(maxlen=100)
         self.tags: dict[str, str] = {}
@@ -183,6 +216,7 @@ class SandboxState:
         """Forget every message, code, tag and log; faults go back to the startup ones."""
         with self.lock:
             self.messages.clear()
+            self.codes.clear()
             self.calls.clear()
             self.webhooks.clear()
             self.notices.clear()
@@ -241,8 +275,14 @@ class SandboxState:
             return [(phone, count, self.tags.get(phone)) for phone, count in counts.items()]
 
     def last_code(self, phone: str) -> str | None:
+        """The newest code sent to ``phone`` (whatever its status), or None."""
         codes = self.list_messages(phone, "code")
         return codes[0].code if codes else None
+
+    def api_calls(self, endpoint: str | None = None) -> list[Call]:
+        """The API calls received, oldest first; only those to ``endpoint`` when given."""
+        with self.lock:
+            return [c for c in self.calls if endpoint is None or c.endpoint == endpoint]
 
     # -- storing -----------------------------------------------------------------------------
 
@@ -260,7 +300,7 @@ class SandboxState:
     def _new_code(self) -> str:
         if self.config.seed is not None:  # reproducible on purpose (--seed)
             return f"{self.rng.randrange(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        return random_code()
 
     # -- TextLink's API ------------------------------------------------------------------
 
@@ -271,15 +311,38 @@ class SandboxState:
             self.config.api_key.encode("utf-8", "surrogatepass"),
         )
 
-    def api(self, endpoint: str, authorization: str | None, raw: bytes) -> ApiResult:
-        """Answer one call of TextLink's API (the latency was already waited for)."""
+    def receive(self, endpoint: str, headers: Mapping[str, str], raw: bytes) -> Call:
+        """Record a call of TextLink's API as it arrives, before any latency: a test sees
+        a request that is still waiting for its answer (a client that timed out, say)."""
         body: Any
         try:
             body = json.loads(raw.decode("utf-8")) if raw else None
         except (UnicodeDecodeError, ValueError, RecursionError):
             body = None
         phone = body.get("phone_number") if isinstance(body, dict) else None
-        phone = phone if isinstance(phone, str) else None
+        with self.lock:
+            call = Call(
+                id=next(self._call_ids),
+                endpoint=endpoint,
+                phone_number=phone if isinstance(phone, str) else None,
+                at=self.clock(),
+                headers=dict(headers),
+                request=body,
+            )
+            self.calls.append(call)
+        return call
+
+    def api(self, endpoint: str, authorization: str | None, raw: bytes) -> ApiResult:
+        """Record and answer one call at once (no latency): :meth:`receive`, then
+        :meth:`answer`."""
+        headers = {} if authorization is None else {"Authorization": authorization}
+        return self.answer(self.receive(endpoint, headers, raw))
+
+    def answer(self, call: Call) -> ApiResult:
+        """Answer a call recorded by :meth:`receive` (the latency was already waited for),
+        and complete its record with the answer."""
+        endpoint, body, authorization = call.endpoint, call.request, call.header("Authorization")
+        phone = call.phone_number
         fault: str | None = None
         result = ApiResult(Answer(200, {"ok": True}))
         with self.lock:
@@ -307,18 +370,9 @@ class SandboxState:
             else:
                 result = self._update_tag(phone, body)
             answer = result.answer
-            self.calls.append(
-                Call(
-                    id=next(self._call_ids),
-                    endpoint=endpoint,
-                    phone_number=phone,
-                    status=0 if answer.drop else answer.status,
-                    answer="(connection dropped)" if answer.drop else answer.body,
-                    at=self.clock(),
-                    fault=fault,
-                    request=body,
-                )
-            )
+            call.status = None if answer.drop else answer.status
+            call.answer = "(connection dropped)" if answer.drop else answer.body
+            call.fault = fault
         return result
 
     def _send_sms(self, phone: str, body: dict[str, Any], queue: bool) -> ApiResult:
@@ -349,17 +403,15 @@ class SandboxState:
             return ApiResult(
                 Answer(200, _refuse("expiration_time must be a positive number of milliseconds"))
             )
-        service = body.get("service_name")
-        country = body.get("source_country")
+        # TextLink's own Python client sends "" for both unless told otherwise: not given.
+        service = _unless_blank(body.get("service_name"))
+        country = _unless_blank(body.get("source_country"))
         if service is not None and not isinstance(service, str):
             return ApiResult(Answer(200, _refuse("service_name must be a string")))
         if country is not None and (not isinstance(country, str) or len(country) != 2):
             return ApiResult(Answer(200, _refuse("source_country must be an ISO-2 country code")))
-        for older in self.messages:
-            if older.phone_number == phone and older.code_state == "pending":
-                older.code_state = "superseded"
-        code = self._new_code()
-        now = self.clock()
+        issued = self.codes.issue(phone, expiration)
+        code = issued.code
         text = f"Your {service} verification code is {code}" if service else f"Your code is {code}"
         message = self._new_message(
             kind="code",
@@ -371,8 +423,8 @@ class SandboxState:
             service_name=service,
             source_country=country,
             expiration_time=expiration,
-            expires_at=now + expiration / 1000,
-            code_state="pending",
+            expires_at=issued.expires_at,
+            issued_code=issued,
             **options,
         )
         return ApiResult(Answer(200, {"ok": True, "code": code}), self._auto_sent(message))
@@ -383,22 +435,12 @@ class SandboxState:
             given = str(given)
         if not isinstance(given, str) or not given.strip():
             return ApiResult(Answer(200, _refuse("Code is required")))
-        current = next(
-            (
-                m
-                for m in reversed(self.messages)
-                if m.kind == "code" and m.phone_number == phone and m.code_state == "pending"
-            ),
-            None,
-        )
-        if current is None or current.code is None:
-            return ApiResult(Answer(200, _refuse("Invalid code")))
-        if not hmac.compare_digest(given.strip().encode(), current.code.encode()):
-            return ApiResult(Answer(200, _refuse("Invalid code")))
-        if current.code_status(self.clock()) == "expired":
+        outcome = self.codes.check(phone, given)
+        if outcome is CheckOutcome.VALID:
+            return ApiResult(Answer(200, {"ok": True}))
+        if outcome is CheckOutcome.EXPIRED:
             return ApiResult(Answer(200, _refuse("Code expired")))
-        current.code_state = "used"
-        return ApiResult(Answer(200, {"ok": True}))
+        return ApiResult(Answer(200, _refuse("Invalid code")))  # wrong, or none pending
 
     def _update_tag(self, phone: str, body: dict[str, Any]) -> ApiResult:
         tag = body.get("tag")
@@ -532,6 +574,11 @@ class SandboxState:
 
 def _refuse(message: str) -> dict[str, Any]:
     return {"ok": False, "message": message}
+
+
+def _unless_blank(value: object) -> object:
+    """None for an empty (or blank) string, which TextLink takes as "not given"."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def _phone(value: object) -> str:
