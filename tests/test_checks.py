@@ -12,7 +12,7 @@ from django.core.management.base import SystemCheckError
 
 from django_textlink.backends.textlink import TextLinkBackend
 from django_textlink.conf import DEFAULTS, setting_name
-from tests.test_conf import BAD_VALUES
+from tests.support.options import BAD_VALUES
 
 HTTP_BACKEND = "django_textlink.backends.textlink.TextLinkBackend"
 CONSOLE_BACKEND = "django_textlink.backends.console.ConsoleBackend"

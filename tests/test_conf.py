@@ -11,7 +11,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -28,48 +27,7 @@ from django_textlink.conf import (
     setting_name,
 )
 from django_textlink.exceptions import TextLinkConfigurationError, TextLinkError
-
-#: A value that each option refuses. Every key of DEFAULTS must be here (see
-#: test_every_option_has_a_bad_value_here): tests/test_checks.py proves with it that
-#: ``manage.py check`` reports each option, so no option can be added unchecked.
-BAD_VALUES: dict[str, Any] = {
-    "API_KEY": 12345,
-    "BASE_URL": "ftp://textlinksms.com/api",
-    "BACKEND": "",
-    "WEBHOOK_SECRET": ["ok", ""],
-    "TIMEOUT": 0,
-    "MAX_RETRIES": 3,
-    "RETRY_BACKOFF": -1,
-    "POOL_SIZE": 0,
-    "DEFAULT_REGION": "USA",
-    "SERVICE_NAME": 5,
-    "CODE_LIFETIME": 0,
-    "SIM_CARD_ID": -3,
-    "SOURCE_COUNTRY": "1",
-    "ALLOWED_COUNTRIES": "US",
-    "RESEND_COOLDOWN": -1,
-    "SENDS_PER_PHONE_PER_HOUR": "5",
-    "SENDS_PER_IP_PER_HOUR": 0,
-    "WRONG_CODES_PER_CODE": 0,
-    "CHECKS_PER_PHONE_PER_HOUR": 1.5,
-    "CHECKS_PER_IP_PER_HOUR": 0,
-    "DAILY_SEND_BUDGET": True,
-    "TRUSTED_PROXIES": ["not-an-ip"],
-    "LIMIT_STORE": "redis",
-    "CACHE": "nope",
-    "ALLOWED_ORIGINS": ["app.example.com"],
-    "TOKEN_MAX_AGE": 0,
-    "BULK_CHUNK_SIZE": 0,
-    "BULK_CONCURRENCY": "50",
-    "BULK_RATE_LIMIT": 0,
-    "BULK_MAX_ATTEMPTS": 0,
-    "CLAIM_TIMEOUT": -1,
-    "TASK_BACKEND": "",
-    "WEBHOOK_MAX_BODY": 0,
-    "WEBHOOK_PROCESSING": "tasks",
-    "OPT_OUT_KEYWORDS": "STOP",
-    "OPT_IN_KEYWORDS": ["START", ""],
-}
+from tests.support.options import BAD_VALUES
 
 
 def use(settings, **options):
@@ -319,7 +277,7 @@ def test_the_api_key_is_not_shown_when_malformed(settings):
 
 
 def test_task_backend_must_name_a_configured_task_backend(settings):
-    from tests.test_tasks import tasks_setting
+    from tests.support.inline_tasks import tasks_setting
 
     del settings.TASKS  # without TASKS, the tasks framework has the "default" backend only
     use(settings, TASK_BACKEND="default")

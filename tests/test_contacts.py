@@ -29,7 +29,6 @@ PHONE = "+381601234567"
 SECRET = "whsec-test-0123456789"  # TEXTLINK["WEBHOOK_SECRET"] in tests/settings.py
 BASE_URL = "https://textlinksms.test/api"  # TEXTLINK["BASE_URL"] in tests/settings.py
 TAG_URL = f"{BASE_URL}/update-contect-tag"  # sic: TextLink's spelling
-LOCMEM = "django_textlink.backends.locmem.LocMemBackend"
 Sync = Contact.TagSync
 
 
@@ -42,8 +41,8 @@ def _settings(settings: Any) -> None:
 
 
 @pytest.fixture
-def locmem(settings: Any) -> list[tuple[str, str]]:
-    settings.TEXTLINK = {**settings.TEXTLINK, "BACKEND": LOCMEM}
+def pushed_tags(textlink_locmem: list[Any]) -> list[tuple[str, str]]:
+    """The locmem backend (the plugin's ``textlink_locmem``): the tags it pushed."""
     return tag_updates
 
 
@@ -75,7 +74,7 @@ def fresh(contact: Contact) -> Contact:
 
 
 def test_set_tag_marks_pending_and_pushes_after_the_commit(
-    contact, locmem, django_capture_on_commit_callbacks
+    contact, pushed_tags, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         returned = contacts.set_tag(contact, "Warm")
@@ -83,69 +82,71 @@ def test_set_tag_marks_pending_and_pushes_after_the_commit(
         assert returned is contact
         saved = fresh(contact)
         assert (saved.tag, saved.tag_sync_state, saved.tag_synced_at) == ("Warm", "pending", None)
-        assert locmem == []
+        assert pushed_tags == []
 
     assert len(callbacks) == 1
-    assert locmem == [(PHONE, "Warm")]
+    assert pushed_tags == [(PHONE, "Warm")]
     saved = fresh(contact)
     assert saved.tag_sync_state == Sync.SYNCED
     assert saved.tag_sync_error == ""
     assert saved.tag_synced_at is not None
 
 
-def test_set_tag_strips_the_tag(contact, locmem, django_capture_on_commit_callbacks):
+def test_set_tag_strips_the_tag(contact, pushed_tags, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         contacts.set_tag(contact, "  Warm \n")
     assert fresh(contact).tag == "Warm"
-    assert locmem == [(PHONE, "Warm")]
+    assert pushed_tags == [(PHONE, "Warm")]
 
 
-def test_set_tag_refuses_a_non_string(contact, locmem, django_capture_on_commit_callbacks):
+def test_set_tag_refuses_a_non_string(contact, pushed_tags, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(TypeError):
         contacts.set_tag(contact, 5)  # type: ignore[arg-type]
     assert callbacks == []
     assert fresh(contact).tag == "Cold"
 
 
-def test_set_tag_without_push_saves_only(contact, locmem, django_capture_on_commit_callbacks):
+def test_set_tag_without_push_saves_only(contact, pushed_tags, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         contacts.set_tag(contact, "Warm", push=False)
     assert callbacks == []
-    assert locmem == []
+    assert pushed_tags == []
     saved = fresh(contact)
     assert (saved.tag, saved.tag_sync_state) == ("Warm", Sync.SYNCED)
 
 
-def test_a_rolled_back_set_tag_pushes_nothing(contact, locmem, django_capture_on_commit_callbacks):
+def test_a_rolled_back_set_tag_pushes_nothing(
+    contact, pushed_tags, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         contacts.set_tag(contact, "Warm")
         transaction.set_rollback(True)
     assert callbacks == []
-    assert locmem == []
+    assert pushed_tags == []
     assert fresh(contact).tag == "Cold"
 
 
 def test_the_push_sends_the_tag_current_at_push_time(
-    contact, locmem, django_capture_on_commit_callbacks
+    contact, pushed_tags, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         contacts.set_tag(contact, "Warm")
         contacts.set_tag(contact, "Hot")
     # Two pushes were queued; both push what the contact holds now.
-    assert locmem == [(PHONE, "Hot"), (PHONE, "Hot")]
+    assert pushed_tags == [(PHONE, "Hot"), (PHONE, "Hot")]
     assert fresh(contact).tag_sync_state == Sync.SYNCED
 
 
-def test_push_tag_for_a_deleted_contact_does_nothing(locmem):
+def test_push_tag_for_a_deleted_contact_does_nothing(pushed_tags):
     assert contacts.push_tag(999_999) is False
-    assert locmem == []
+    assert pushed_tags == []
 
 
 # -- upsert_contact -------------------------------------------------------------------------------
 
 
 def test_upsert_contact_creates_then_updates_only_given_fields(
-    locmem, django_capture_on_commit_callbacks
+    pushed_tags, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         created = contacts.upsert_contact(PHONE, name="John", tag="Cold", subuser_id=None)
@@ -156,7 +157,7 @@ def test_upsert_contact_creates_then_updates_only_given_fields(
     assert (saved.name, saved.tag, saved.subuser_id) == ("John", "Cold", 6)
     assert Contact.objects.count() == 1
     assert callbacks == []  # never pushes
-    assert locmem == []
+    assert pushed_tags == []
 
 
 # -- the HTTP backend, TextLink faked -------------------------------------------------------------
@@ -278,9 +279,9 @@ def test_a_remote_tag_replaces_a_failed_local_push(contact, rsps, client):
     assert len(rsps.calls) == calls
 
 
-def test_apply_remote_tag_returns_the_old_tag_and_never_pushes(contact, locmem):
+def test_apply_remote_tag_returns_the_old_tag_and_never_pushes(contact, pushed_tags):
     assert contacts.apply_remote_tag(contact, "Warm") == "Cold"
-    assert locmem == []
+    assert pushed_tags == []
     assert fresh(contact).tag_sync_state == Sync.SYNCED
 
 

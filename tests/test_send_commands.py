@@ -19,19 +19,12 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_textlink.models import Broadcast, Contact, SMSMessage
-from tests.test_tasks import framework, tasks_setting
+from tests.support.inline_tasks import framework, tasks_setting
 
 pytestmark = pytest.mark.django_db
 
 Status = SMSMessage.Status
-LOCMEM = "django_textlink.backends.locmem.LocMemBackend"
 SEND_URL = "https://textlinksms.test/api/send-sms"
-
-
-@pytest.fixture
-def locmem(settings: Any, textlink_outbox: list[Any]) -> list[Any]:
-    settings.TEXTLINK = {**settings.TEXTLINK, "BACKEND": LOCMEM}
-    return textlink_outbox
 
 
 @pytest.fixture
@@ -55,15 +48,15 @@ def write_csv(tmp_path: Path, text: str) -> str:
 # -- one message ------------------------------------------------------------------------------
 
 
-def test_send_one(locmem: list[Any]) -> None:
+def test_send_one(textlink_locmem: list[Any]) -> None:
     out = run("--to", "+1 202 555 0143", "--text", "Hi")
     message = SMSMessage.objects.get()
     assert f"SMS #{message.pk} to +12025550143 sent." in out
     assert message.status == Status.SENT
-    assert [(e.phone_number, e.text) for e in locmem] == [("+12025550143", "Hi")]
+    assert [(e.phone_number, e.text) for e in textlink_locmem] == [("+12025550143", "Hi")]
 
 
-def test_send_one_with_sim_card(locmem: list[Any]) -> None:
+def test_send_one_with_sim_card(textlink_locmem: list[Any]) -> None:
     run("--to", "+12025550143", "--text", "Hi", "--sim-card-id", "7")
     assert SMSMessage.objects.get().sim_card_id == 7
 
@@ -82,24 +75,24 @@ def test_send_one_unknown_outcome_says_it_may_have_been_sent(mocked: Any) -> Non
     assert SMSMessage.objects.get().status == Status.UNKNOWN
 
 
-def test_send_one_invalid_number_stores_nothing(locmem: list[Any]) -> None:
+def test_send_one_invalid_number_stores_nothing(textlink_locmem: list[Any]) -> None:
     with pytest.raises(CommandError, match="Not sent: Enter"):
         run("--to", "12345", "--text", "Hi")
     assert not SMSMessage.objects.exists()
 
 
 @pytest.mark.parametrize("text", ["", "   "])
-def test_empty_text_is_refused(locmem: list[Any], text: str) -> None:
+def test_empty_text_is_refused(textlink_locmem: list[Any], text: str) -> None:
     with pytest.raises(CommandError, match="--text must not be empty"):
         run("--to", "+12025550143", "--text", text)
 
 
-def test_too_long_text_is_refused(locmem: list[Any]) -> None:
+def test_too_long_text_is_refused(textlink_locmem: list[Any]) -> None:
     with pytest.raises(CommandError, match="longer than 1600"):
         run("--to", "+12025550143", "--text", "x" * 1601)
 
 
-def test_csv_options_are_refused_with_to(locmem: list[Any]) -> None:
+def test_csv_options_are_refused_with_to(textlink_locmem: list[Any]) -> None:
     with pytest.raises(CommandError, match="only apply to --csv"):
         run("--to", "+12025550143", "--text", "Hi", "--enqueue")
 
@@ -112,7 +105,7 @@ def test_to_or_csv_is_required() -> None:
 # -- a CSV file: reading -----------------------------------------------------------------------
 
 
-def test_csv_header_with_the_default_column(locmem: list[Any], tmp_path: Path) -> None:
+def test_csv_header_with_the_default_column(textlink_locmem: list[Any], tmp_path: Path) -> None:
     path = write_csv(
         tmp_path,
         "name,Phone_Number\nAna,+12025550101\nBo,+12025550102\n\nCy,+12025550101\nDi,nope\n",
@@ -124,24 +117,26 @@ def test_csv_header_with_the_default_column(locmem: list[Any], tmp_path: Path) -
         "1 duplicates, 0 opted out." in out
     )
     assert "invalid: 'nope'" in out
-    assert sorted(e.phone_number for e in locmem) == ["+12025550101", "+12025550102"]
+    assert sorted(e.phone_number for e in textlink_locmem) == ["+12025550101", "+12025550102"]
 
 
-def test_csv_without_header_uses_the_first_column(locmem: list[Any], tmp_path: Path) -> None:
+def test_csv_without_header_uses_the_first_column(
+    textlink_locmem: list[Any], tmp_path: Path
+) -> None:
     path = write_csv(tmp_path, "+12025550101,Ana\n+12025550102,Bo\n")
     run("--csv", path, "--text", "Hi")
-    assert sorted(e.phone_number for e in locmem) == ["+12025550101", "+12025550102"]
+    assert sorted(e.phone_number for e in textlink_locmem) == ["+12025550101", "+12025550102"]
 
 
-def test_csv_named_column_and_bom(locmem: list[Any], tmp_path: Path) -> None:
+def test_csv_named_column_and_bom(textlink_locmem: list[Any], tmp_path: Path) -> None:
     path = tmp_path / "numbers.csv"
     path.write_text("\ufeffname,mobile\nAna,+12025550101\nBo\n", encoding="utf-8")
     out = run("--csv", str(path), "--column", "Mobile", "--text", "Hi")
     assert "1 recipients from 2 rows; skipped 1 invalid" in out
-    assert [e.phone_number for e in locmem] == ["+12025550101"]
+    assert [e.phone_number for e in textlink_locmem] == ["+12025550101"]
 
 
-def test_csv_skips_contacts_who_opted_out(locmem: list[Any], tmp_path: Path) -> None:
+def test_csv_skips_contacts_who_opted_out(textlink_locmem: list[Any], tmp_path: Path) -> None:
     Contact.objects.create(phone_number="+12025550102", opted_out=True)
     path = write_csv(tmp_path, "+12025550101\n+12025550102\n")
     out = run("--csv", path, "--text", "Hi")
@@ -165,7 +160,7 @@ def test_csv_empty_file(tmp_path: Path) -> None:
         run("--csv", write_csv(tmp_path, ""), "--text", "Hi")
 
 
-def test_csv_without_a_valid_number(locmem: list[Any], tmp_path: Path) -> None:
+def test_csv_without_a_valid_number(textlink_locmem: list[Any], tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="Nothing to send"):
         run("--csv", write_csv(tmp_path, "phone_number\nnope\n"), "--text", "Hi")
 
@@ -182,7 +177,7 @@ def test_csv_not_utf8(tmp_path: Path) -> None:
 
 
 def test_csv_sends_here_with_a_progress_line(
-    locmem: list[Any], tmp_path: Path, settings: Any
+    textlink_locmem: list[Any], tmp_path: Path, settings: Any
 ) -> None:
     settings.TEXTLINK = {**settings.TEXTLINK, "BULK_CHUNK_SIZE": 100, "BULK_CONCURRENCY": 3}
     numbers = [f"+1202555{n:04d}" for n in range(100, 350)]
@@ -191,7 +186,7 @@ def test_csv_sends_here_with_a_progress_line(
     assert "\r[############..................] 100/250 sent, 0 failed" in out
     assert "\r[##############################] 250/250 sent, 0 failed\n" in out
     assert out.rstrip().endswith("250 sent, 0 failed, 0 unknown.")
-    assert len(locmem) == 250
+    assert len(textlink_locmem) == 250
     assert Broadcast.objects.get().finished_at is not None
 
 
@@ -203,7 +198,7 @@ def test_csv_failures_are_counted_and_exit_non_zero(mocked: Any, tmp_path: Path)
 
 
 def test_csv_enqueue_hands_the_chunks_to_the_task_backend(
-    locmem: list[Any], tmp_path: Path, settings: Any
+    textlink_locmem: list[Any], tmp_path: Path, settings: Any
 ) -> None:
     settings.TEXTLINK = {**settings.TEXTLINK, "BULK_CHUNK_SIZE": 2}
     with override_settings(TASKS=tasks_setting("dummy.DummyBackend")):
@@ -216,18 +211,18 @@ def test_csv_enqueue_hands_the_chunks_to_the_task_backend(
     assert f"Bulk send #{broadcast.pk} enqueued on task backend 'default' (2 tasks)" in out
     assert f"manage.py textlink_resume {broadcast.pk}" in out
     assert len(results) == 2
-    assert locmem == []
+    assert textlink_locmem == []
     assert set(broadcast.messages.values_list("status", flat=True)) == {Status.QUEUED}
 
 
 def test_csv_enqueue_on_the_immediate_backend_sends_at_once(
-    locmem: list[Any], tmp_path: Path
+    textlink_locmem: list[Any], tmp_path: Path
 ) -> None:
     with override_settings(TASKS=tasks_setting("immediate.ImmediateBackend")):
         out = run("--csv", write_csv(tmp_path, "+12025550101\n"), "--text", "Hi", "--enqueue")
     assert "ran the chunks at once" in out
     assert "1 sent, 0 failed, 0 unknown." in out
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
 
 # -- textlink_resume ---------------------------------------------------------------------------
@@ -254,19 +249,21 @@ def abandoned_broadcast(claimed_ago: float) -> Broadcast:
     return broadcast
 
 
-def test_resume_marks_abandoned_messages_unknown_and_sends_the_rest(locmem: list[Any]) -> None:
+def test_resume_marks_abandoned_messages_unknown_and_sends_the_rest(
+    textlink_locmem: list[Any],
+) -> None:
     broadcast = abandoned_broadcast(claimed_ago=600)
     out = resume(str(broadcast.pk))
     assert (
         f"Bulk send #{broadcast.pk}: marked 1 unknown, enqueued 1 chunks. Now 3 sent, "
         "0 failed, 1 unknown, 0 queued, 0 sending." in out
     )
-    assert len(locmem) == 2
+    assert len(textlink_locmem) == 2
     broadcast.refresh_from_db()
     assert broadcast.finished_at is not None
 
 
-def test_resume_leaves_recent_claims_alone(locmem: list[Any]) -> None:
+def test_resume_leaves_recent_claims_alone(textlink_locmem: list[Any]) -> None:
     broadcast = abandoned_broadcast(claimed_ago=10)
     out = resume("--stale-after", "60")
     assert "marked 0 unknown" in out
@@ -276,7 +273,7 @@ def test_resume_leaves_recent_claims_alone(locmem: list[Any]) -> None:
     assert SMSMessage.objects.filter(status=Status.UNKNOWN).count() == 1
 
 
-def test_resume_defaults_to_every_unfinished_broadcast(locmem: list[Any]) -> None:
+def test_resume_defaults_to_every_unfinished_broadcast(textlink_locmem: list[Any]) -> None:
     assert resume() == "No unfinished bulk sends.\n"
     one, two = abandoned_broadcast(600), abandoned_broadcast(600)
     out = resume()
@@ -296,7 +293,7 @@ def test_resume_negative_stale_after() -> None:
 
 
 def test_csv_enqueue_with_a_failing_task_backend(
-    locmem: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    textlink_locmem: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django_textlink import _queue
 
@@ -312,5 +309,5 @@ def test_csv_enqueue_with_a_failing_task_backend(
         "ConnectionError('Error 111 connecting to localhost:6379. Connection refused.'). "
         f"When it works again: manage.py textlink_resume {broadcast.pk}"
     )
-    assert locmem == []
+    assert textlink_locmem == []
     assert set(broadcast.messages.values_list("status", flat=True)) == {Status.QUEUED}

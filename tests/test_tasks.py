@@ -6,7 +6,6 @@ tests/test_tasks_worker.py runs the same tasks in a real ``db_worker`` process.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,24 +15,12 @@ from django.utils.module_loading import import_string
 
 from django_textlink import _queue, sending, tasks
 from django_textlink.models import SMSMessage
+from tests.support.inline_tasks import framework, tasks_setting
 
 pytestmark = pytest.mark.django_db
 
 NUMBERS = [f"+1202555{n:04d}" for n in range(100, 105)]
 LOCMEM = "django_textlink.backends.locmem.LocMemBackend"
-
-
-def framework() -> Any:
-    """The tasks package tasks.py uses: ``django.tasks`` or ``django_tasks``."""
-    assert tasks.tasks_available(), "the test extras install a tasks framework"
-    module = tasks.send_broadcast_chunk.__class__.__module__  # "<package>.base"
-    package = importlib.import_module(module.rsplit(".", 1)[0])
-    importlib.import_module(f"{package.__name__}.signals")  # resets backends on TASKS changes
-    return package
-
-
-def tasks_setting(backend: str, alias: str = "default") -> dict[str, Any]:
-    return {alias: {"BACKEND": f"{framework().__name__}.backends.{backend}"}}
 
 
 @pytest.fixture

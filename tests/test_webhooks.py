@@ -46,7 +46,6 @@ PHONE = "+381601234567"
 OTHER_PHONE = "+12025550143"
 TIMESTAMP = 1748463114559  # JavaScript milliseconds, as TextLink sends them
 WHEN = datetime.fromtimestamp(TIMESTAMP / 1000, tz=dt_timezone.utc)
-LOCMEM = "django_textlink.backends.locmem.LocMemBackend"
 BASE_URL = "https://textlinksms.test/api"
 KINDS = ("received", "sent", "failed", "tag")
 MAX_BODY = 64 * 1024
@@ -174,13 +173,6 @@ def raising() -> Iterator[Callable[[str], None]]:
 
 
 @pytest.fixture
-def locmem(settings: Any) -> list[Any]:
-    """The locmem backend: any SMS or tag push would be recorded (outbox, tag_updates)."""
-    textlink(settings, BACKEND=LOCMEM)
-    return django_textlink.outbox
-
-
-@pytest.fixture
 def file_db(tmp_path: Any) -> Iterator[None]:
     yield from file_sqlite_database(tmp_path)
 
@@ -191,7 +183,7 @@ def file_db(tmp_path: Any) -> Iterator[None]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", sorted(DOCUMENTED))
 def test_each_documented_payload_is_accepted_stored_and_signalled_once(
-    client, fired, locmem, caplog, case
+    client, fired, textlink_locmem, caplog, case
 ):
     kind = case.split("-")[0]
     body = DOCUMENTED[case]
@@ -233,14 +225,14 @@ def test_each_documented_payload_is_accepted_stored_and_signalled_once(
         assert SMSMessage.objects.get() == message
     assert_no_secret(kwargs)
     # Nothing was sent or pushed to TextLink, and the secret is in no log line.
-    assert locmem == []
+    assert textlink_locmem == []
     assert tag_updates == []
     assert SECRET not in caplog.text
 
 
 @pytest.mark.django_db
 def test_received_processing_creates_the_contact_and_an_inbound_message(
-    client, fired, locmem, django_capture_on_commit_callbacks
+    client, fired, textlink_locmem, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = post(client, "received", {**DOCUMENTED["received-full"], "timestamp": TIMESTAMP})
@@ -253,7 +245,7 @@ def test_received_processing_creates_the_contact_and_an_inbound_message(
     assert contact.tag_synced_at is not None
     assert callbacks == []
     assert tag_updates == []
-    assert locmem == []
+    assert textlink_locmem == []
     message = SMSMessage.objects.get()
     assert message.direction == SMSMessage.Direction.INBOUND
     assert message.status == SMSMessage.Status.RECEIVED
@@ -265,7 +257,7 @@ def test_received_processing_creates_the_contact_and_an_inbound_message(
 
 @pytest.mark.django_db
 def test_received_updates_an_existing_contact_without_pushing_its_tag(
-    client, locmem, django_capture_on_commit_callbacks
+    client, textlink_locmem, django_capture_on_commit_callbacks
 ):
     contact = Contact.objects.create(
         phone_number=PHONE,
@@ -417,10 +409,10 @@ def test_sent_from_the_portal_records_a_new_outbound_message(client, fired):
 
 
 @pytest.mark.django_db
-def test_failed_finds_the_message_send_sms_sent_by_its_custom_id(client, fired, locmem):
+def test_failed_finds_the_message_send_sms_sent_by_its_custom_id(client, fired, textlink_locmem):
     message = django_textlink.send_sms(PHONE, "Your order shipped")
     assert message.status == SMSMessage.Status.SENT
-    [entry] = locmem
+    [entry] = textlink_locmem
     assert entry.custom_id == message.custom_id  # what TextLink would echo back
 
     response = post(
@@ -523,7 +515,7 @@ def test_failed_for_a_message_we_do_not_know_records_it_as_failed(client, fired)
 
 @pytest.mark.django_db
 def test_a_failed_webhook_that_overtakes_its_sent_webhook_is_not_turned_back_to_sent(
-    client, fired, locmem
+    client, fired, textlink_locmem
 ):
     message = django_textlink.send_sms(PHONE, "Hi")
     custom_id = message.custom_id
@@ -539,7 +531,7 @@ def test_a_failed_webhook_that_overtakes_its_sent_webhook_is_not_turned_back_to_
 
 @pytest.mark.django_db
 def test_the_documented_sent_webhook_for_an_api_message_records_no_second_message(
-    client, fired, locmem
+    client, fired, textlink_locmem
 ):
     message = django_textlink.send_sms(PHONE, "Hi")
 
@@ -551,7 +543,9 @@ def test_the_documented_sent_webhook_for_an_api_message_records_no_second_messag
 
 
 @pytest.mark.django_db
-def test_a_documented_sent_webhook_after_the_failed_one_records_no_second_message(client, locmem):
+def test_a_documented_sent_webhook_after_the_failed_one_records_no_second_message(
+    client, textlink_locmem
+):
     message = django_textlink.send_sms(PHONE, "Hi")
     post(client, "failed", {**DOCUMENTED["failed-full"], "custom_id": message.custom_id})
 
@@ -567,7 +561,7 @@ def test_a_documented_sent_webhook_after_the_failed_one_records_no_second_messag
 
 @pytest.mark.django_db
 def test_tag_webhook_updates_the_contact_and_signals_old_and_new_tag_without_an_echo(
-    client, fired, locmem, django_capture_on_commit_callbacks
+    client, fired, textlink_locmem, django_capture_on_commit_callbacks
 ):
     contact = Contact.objects.create(phone_number=PHONE, name="John", tag="Cold")
 
@@ -584,7 +578,7 @@ def test_tag_webhook_updates_the_contact_and_signals_old_and_new_tag_without_an_
     assert kwargs["contact"] == contact
     assert kwargs["contact"].tag == "Warm"  # already saved when the signal is sent
     assert (kwargs["old_tag"], kwargs["new_tag"]) == ("Cold", "Warm")
-    # No push back to TextLink: no task, no locmem tag update.
+    # No push back to TextLink: no task, no textlink_locmem tag update.
     assert callbacks == []
     assert tag_updates == []
 
@@ -955,7 +949,7 @@ def test_a_content_length_larger_than_the_body_is_fine(client):
 
 
 @pytest.mark.django_db
-def test_webhooks_are_csrf_exempt_while_other_views_still_enforce_csrf(locmem):
+def test_webhooks_are_csrf_exempt_while_other_views_still_enforce_csrf(textlink_locmem):
     csrf_client = Client(enforce_csrf_checks=True)
 
     for kind in KINDS:
@@ -965,7 +959,7 @@ def test_webhooks_are_csrf_exempt_while_other_views_still_enforce_csrf(locmem):
     response = csrf_client.post(reverse("textlink:verify"), {"phone_number": PHONE})
     assert response.status_code == 403
     assert b"CSRF" in response.content
-    assert locmem == []  # the refused form sent no code
+    assert textlink_locmem == []  # the refused form sent no code
     # The same form without CSRF enforcement goes through (so the 403 above was CSRF).
     response = Client().post(reverse("textlink:verify"), {"phone_number": PHONE})
     assert response.status_code == 302
@@ -1374,7 +1368,7 @@ def fuzz(client: Client, strategy: Any, *, max_examples: int = 150) -> Counter[s
 
 
 @pytest.mark.django_db
-def test_arbitrary_bodies_never_get_a_500(settings, locmem):
+def test_arbitrary_bodies_never_get_a_500(settings, textlink_locmem):
     settings.DEBUG_PROPAGATE_EXCEPTIONS = True
     client = Client(raise_request_exception=True)
 
@@ -1385,7 +1379,7 @@ def test_arbitrary_bodies_never_get_a_500(settings, locmem):
 
 
 @pytest.mark.django_db
-def test_arbitrary_objects_with_the_right_secret_never_get_a_500(settings, locmem):
+def test_arbitrary_objects_with_the_right_secret_never_get_a_500(settings, textlink_locmem):
     settings.DEBUG_PROPAGATE_EXCEPTIONS = True
     client = Client(raise_request_exception=True)
     objects = mixed_objects() | mutated_documented()
@@ -1402,15 +1396,17 @@ def test_arbitrary_objects_with_the_right_secret_never_get_a_500(settings, locme
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", ["sent", "failed"])
-def test_the_webhook_for_a_verification_sms_never_stores_the_code(client, locmem, fired, kind):
+def test_the_webhook_for_a_verification_sms_never_stores_the_code(
+    client, textlink_locmem, fired, kind
+):
     from django.core import management
 
     from django_textlink.verification import PhoneVerification
 
     PhoneVerification().start(PHONE)
-    code = locmem[-1].code
+    code = textlink_locmem[-1].code
     body = {"secret": SECRET, "phone_number": PHONE, "portal": False, "timestamp": TIMESTAMP,
-            "text": locmem[-1].text}  # fmt: skip
+            "text": textlink_locmem[-1].text}  # fmt: skip
     assert code in body["text"]
 
     response = post(client, kind, body)
@@ -1427,7 +1423,9 @@ def test_the_webhook_for_a_verification_sms_never_stores_the_code(client, locmem
 
 
 @pytest.mark.django_db
-def test_a_sent_webhook_for_our_own_message_keeps_its_text_even_after_a_code(client, locmem):
+def test_a_sent_webhook_for_our_own_message_keeps_its_text_even_after_a_code(
+    client, textlink_locmem
+):
     from django_textlink.verification import PhoneVerification
 
     PhoneVerification().start(PHONE)

@@ -1,4 +1,6 @@
-"""Make django-textlink's background tasks run inline for one test.
+"""The tasks framework in tests: make django-textlink's background tasks run inline for
+one test (:func:`run_tasks_inline`), or point ``settings.TASKS`` at one of the
+framework's backends (:func:`tasks_setting`).
 
 With a tasks framework installed (``django.tasks`` on Django 6, the ``django-tasks``
 backport on 5.2), bulk sends and retries go to ``settings.TASKS``; tests that check what
@@ -26,3 +28,16 @@ def run_tasks_inline(settings: Any) -> None:
     with suppress(ImportError):  # its receiver resets the cached backends on TASKS changes
         importlib.import_module(f"{package}.signals")
     settings.TASKS = {"default": {"BACKEND": f"{package}.backends.immediate.ImmediateBackend"}}
+
+
+def framework() -> Any:
+    """The tasks package tasks.py uses: ``django.tasks`` or ``django_tasks``."""
+    assert tasks.tasks_available(), "the test extras install a tasks framework"
+    module = tasks.send_broadcast_chunk.__class__.__module__  # "<package>.base"
+    package = importlib.import_module(module.rsplit(".", 1)[0])
+    importlib.import_module(f"{package.__name__}.signals")  # resets backends on TASKS changes
+    return package
+
+
+def tasks_setting(backend: str, alias: str = "default") -> dict[str, Any]:
+    return {alias: {"BACKEND": f"{framework().__name__}.backends.{backend}"}}
