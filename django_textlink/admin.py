@@ -115,6 +115,31 @@ def _excerpt(text: str, length: int = 60) -> str:
     return text if len(text) <= length else f"{text[: length - 1]}…"
 
 
+#: The longest text put in a truncated cell's title (the tooltip with the whole text).
+TITLE_LENGTH = 500
+
+
+def _truncated(text: str, length: int = 60) -> str:
+    """A changelist's text cell: one line, cut by the admin CSS with an ellipsis where the
+    column ends; the whole text (up to ``TITLE_LENGTH``) is in the title."""
+    return format_html(
+        '<span title="{}">{}</span>', _excerpt(text, TITLE_LENGTH), _excerpt(text, length)
+    )
+
+
+def _counter_announcements() -> dict[str, str]:
+    """What the live SMS counter announces to screen readers when the encoding or the
+    number of parts changes (sms_counter.js fills in the numbers): one SMS part, or
+    several."""
+
+    def announcement(parts: int) -> str:
+        return ngettext(
+            "%(encoding)s, %(segments)s SMS part", "%(encoding)s, %(segments)s SMS parts", parts
+        )
+
+    return {"sms_announce_one": announcement(1), "sms_announce_other": announcement(2)}
+
+
 def _normalize_newlines(text: str) -> str:
     """Browsers post a textarea's line breaks as CR LF: one break is one character."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -354,6 +379,7 @@ def _send_sms(
         "max_examples": MAX_EXAMPLES,
         "form": form,
         "info": analyze(text),
+        **_counter_announcements(),
         "send_token": token or _new_send_token(),
         "media": modeladmin.media + form.media,
     }
@@ -471,14 +497,15 @@ class SMSMessageAdmin(SMSMessageAdminBase):
     """Messages are read-only here: they change only by sending (a form save could
     overwrite what a worker wrote meanwhile). Failed ones can be retried (an action)."""
 
+    # Fits a laptop screen beside the admin's sidebars: the status says the direction too
+    # (inbound messages are "received"; the direction filter stays), the text is one line
+    # cut with an ellipsis, the bulk send is its number; a message's page has the rest.
     list_display = (
         "phone_number",
-        "direction",
         "status_display",
         "text_excerpt",
         "created_at",
-        "sent_at",
-        "broadcast",
+        "broadcast_display",
     )
     list_filter = ("status", "direction", "created_at", BroadcastListFilter)
     search_fields = ("phone_number", "text")
@@ -496,7 +523,13 @@ class SMSMessageAdmin(SMSMessageAdminBase):
 
     @admin.display(description=_("text"))
     def text_excerpt(self, obj: SMSMessage) -> str:
-        return _excerpt(obj.text)
+        return _truncated(obj.text)
+
+    @admin.display(description=_("bulk send"), ordering="broadcast")
+    def broadcast_display(self, obj: SMSMessage) -> str:
+        if obj.broadcast_id is None:
+            return "-"
+        return format_html('<span title="{}">#{}</span>', str(obj.broadcast), obj.broadcast_id)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # outbound messages are stored by sending, inbound ones by webhooks
@@ -668,7 +701,9 @@ class ContactAdmin(ContactAdminBase):
     """
 
     form = ContactForm
-    list_display = ("phone_number", "name", "tag", "tag_sync_display", "opted_out", "created_at")
+    # Fits a laptop screen beside the admin's sidebars (a contact's page has the dates);
+    # the Conversation link comes right after the name (get_list_display).
+    list_display = ("phone_number", "name", "tag", "tag_sync_display", "opted_out")
     list_filter = ("tag", "tag_sync_state", "opted_out")
     search_fields = ("phone_number", "name", "tag")
     readonly_fields = (
@@ -699,7 +734,9 @@ class ContactAdmin(ContactAdminBase):
     def get_list_display(self, request: HttpRequest) -> Any:
         list_display = list(super().get_list_display(request))
         if self.has_change_permission(request) and "conversation_link" not in list_display:
-            list_display.append("conversation_link")
+            # Early in the row, where no narrow screen cuts it off.
+            at = list_display.index("name") + 1 if "name" in list_display else len(list_display)
+            list_display.insert(at, "conversation_link")
         return list_display
 
     @admin.display(description=_("tag sync"), ordering="tag_sync_state")
@@ -967,6 +1004,7 @@ class ContactAdmin(ContactAdminBase):
             "may_reply": may_reply,
             "form": form,
             "info": analyze(text),
+            **_counter_announcements(),
             "send_token": token or _new_send_token(),
             "error": error,
             "delivery_unknown": delivery_unknown,
@@ -1107,7 +1145,7 @@ class BroadcastAdmin(BroadcastAdminBase):
 
     @admin.display(description=_("text"))
     def text_excerpt(self, obj: Broadcast) -> str:
-        return _excerpt(obj.text)
+        return _truncated(obj.text)
 
     @admin.display(description=_("progress"))
     def progress_summary(self, obj: Broadcast) -> str:
@@ -1203,14 +1241,15 @@ class WebhookEventAdmin(WebhookEventAdminBase):
     the "Replay failed events" action processes such events once more
     (:func:`django_textlink.webhooks.store.replay`)."""
 
+    # Fits a laptop screen beside the admin's sidebars: a failed event's error is under its
+    # state, on one line cut with an ellipsis (the whole error on the event's page).
     list_display = (
         "id",
         "kind",
         "phone_display",
-        "state_display",
+        "state_with_error",
         "received_at",
-        "attempts",
-        "error_excerpt",
+        "attempts_display",
     )
     list_display_links = ("id", "kind")
     list_filter = ("kind", "state", "received_at")
@@ -1245,6 +1284,23 @@ class WebhookEventAdmin(WebhookEventAdminBase):
     @admin.display(description=_("state"), ordering="state")
     def state_display(self, obj: WebhookEvent) -> str:
         return status_badge(obj.state, obj.get_state_display(), EVENT_STATE_SYMBOLS)
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_with_error(self, obj: WebhookEvent) -> str:
+        """The changelist's state: a failed event's error under it, on one line."""
+        badge = self.state_display(obj)
+        if not obj.error:
+            return badge
+        return format_html(
+            '{} <span class="textlink-sync-error" title="{}">{}</span>',
+            badge,
+            _excerpt(obj.error, TITLE_LENGTH),
+            _excerpt(obj.error, 80),
+        )
+
+    @admin.display(description=_("attempts"), ordering="attempts")
+    def attempts_display(self, obj: WebhookEvent) -> int:
+        return obj.attempts
 
     @admin.display(description=_("phone number"))
     def phone_display(self, obj: WebhookEvent) -> str:

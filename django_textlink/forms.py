@@ -16,8 +16,10 @@ from django_textlink import session
 from django_textlink.limitstore import get_store
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
 from django_textlink.verification import (
+    CODE_SHAPE_MESSAGE,
     MAX_CODE_LENGTH,
     InvalidToken,
+    clean_code,
     read_token,
     redeem_token,
     release_token,
@@ -79,10 +81,26 @@ class CodeForm(forms.Form):
     )
 
     def clean_code(self) -> str:
-        code = str(self.cleaned_data["code"]).strip().replace(" ", "")
-        if not (code.isascii() and code.isalnum()):
-            raise forms.ValidationError(_("Enter the code you received by SMS."), code="invalid")
+        # The service's own rule (digits of a code's length): input not shaped like a code
+        # is a form error here, before anything is counted or sent to TextLink.
+        code = clean_code(self.cleaned_data["code"])
+        if code is None:
+            raise forms.ValidationError(CODE_SHAPE_MESSAGE, code="invalid")
         return code
+
+
+def _record_verified(phone_number: str, owner: Any) -> None:
+    """Record ``phone_number`` as verified for ``owner`` (a user, or None).
+
+    A signup verifies the number before the account exists: the check that issued the
+    token recorded it without a user. Redeemed for an account, that verification is the
+    account's, so the user-less row makes way for the user's (one row per verification,
+    not two)."""
+    from django_textlink.models import VerifiedPhoneNumber
+
+    if owner is not None and getattr(owner, "is_authenticated", False):
+        VerifiedPhoneNumber.objects.filter(phone_number=phone_number, user__isnull=True).delete()
+    VerifiedPhoneNumber.record(phone_number, owner)
 
 
 class VerifiedPhoneFormMixin:
@@ -170,7 +188,7 @@ class VerifiedPhoneFormMixin:
         else for the signed-in user, if any. Errors of the save itself (an
         ``IntegrityError``, say) propagate after the rollback, with the token unused.
         """
-        from django_textlink.models import VerificationState, VerifiedPhoneNumber
+        from django_textlink.models import VerificationState
 
         token, phone = self._verification_token, self.verified_phone_number
         if token is None or phone is None:
@@ -190,7 +208,7 @@ class VerifiedPhoneFormMixin:
                 owner = user if user is not None else saved
                 if not isinstance(owner, get_user_model()):
                     owner = signed_in
-                VerifiedPhoneNumber.record(phone, owner)
+                _record_verified(phone, owner)
         except InvalidToken as err:
             if redeemed:  # raised by the save itself: not ours to turn into a form error
                 raise
@@ -226,7 +244,7 @@ class VerifiedPhoneFormMixin:
         meanwhile (:class:`~django_textlink.verification.InvalidToken`) rolls the save
         back. Called outside a transaction it warns: the object was saved already, and a
         second submission with the same token would have saved one too."""
-        from django_textlink.models import VerificationState, VerifiedPhoneNumber
+        from django_textlink.models import VerificationState
 
         if self._verification_token is None or self.verified_phone_number is None:
             raise ValueError("save_verified_phone() needs a valid form (call is_valid() first).")
@@ -242,7 +260,7 @@ class VerifiedPhoneFormMixin:
             phone = redeem_token(
                 self._verification_token, phone_number=self.verified_phone_number, user=user
             )
-            VerifiedPhoneNumber.record(phone, user)
+            _record_verified(phone, user)
         if self.request is not None:
             session.clear(self.request)
         return phone

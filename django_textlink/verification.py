@@ -52,6 +52,10 @@ HOUR = 3600
 DAY = 24 * HOUR
 KEY_PREFIX = "textlink:v1"
 TOKEN_SALT = "django_textlink.verification.token"  # noqa: S105 - a salt name
+#: What a code looks like: TextLink's (and the sandbox's and the simulated backends') are
+#: 6 digits. Input that is not MIN_CODE_LENGTH to MAX_CODE_LENGTH ASCII digits (spaces
+#: removed) is refused before any limit counts it and before TextLink is asked.
+MIN_CODE_LENGTH = 4
 MAX_CODE_LENGTH = 12
 
 
@@ -122,6 +126,20 @@ def limit_message(limit: str, retry_after: int) -> str:
             "Try again in %(count)d minute.", "Try again in %(count)d minutes.", minutes
         ) % {"count": minutes}
     return f"{base} {wait}"
+
+
+#: The refusal of input not shaped like a code.
+CODE_SHAPE_MESSAGE = _("Enter the code you received by SMS.")
+
+
+def clean_code(code: Any) -> str | None:
+    """``code`` without its spaces when it is shaped like a code (``MIN_CODE_LENGTH`` to
+    ``MAX_CODE_LENGTH`` ASCII digits), else None. The API, the forms and
+    :meth:`PhoneVerification.check` share this one rule."""
+    text = str(code if code is not None else "").strip().replace(" ", "")
+    if MIN_CODE_LENGTH <= len(text) <= MAX_CODE_LENGTH and text.isascii() and text.isdigit():
+        return text
+    return None
 
 
 @dataclass(frozen=True)
@@ -346,9 +364,10 @@ class PhoneVerification:
         """Check ``code``. A wrong code returns a falsy result (with ``attempts_left``);
         limits raise :class:`LimitExceeded` before any call to TextLink."""
         phone_number = normalize_phone(phone_number)
-        code = str(code or "").strip().replace(" ", "")
-        if not code or len(code) > MAX_CODE_LENGTH or not (code.isascii() and code.isalnum()):
-            raise InvalidCode(_("Enter the code you received by SMS."))
+        cleaned = clean_code(code)
+        if cleaned is None:  # refused before anything is counted or sent
+            raise InvalidCode(CODE_SHAPE_MESSAGE)
+        code = cleaned
 
         issue = _store().get(_key("issue", phone_number))
         # Every check counts against the client. Only a check of a live code counts
@@ -525,6 +544,7 @@ __all__ = [
     "StartResult",
     "VerificationError",
     "VerificationUnavailable",
+    "clean_code",
     "make_token",
     "read_token",
     "redeem_token",

@@ -414,7 +414,8 @@ django-textlink demo: TextLink is played by the offline sandbox, no SMS leaves t
 What to try (the home page says it too):
   1. Sign up at {site}/signup/ with a number such as +1 202 555 0143;
      the verification code is in the sandbox inbox.
-  2. Admin > Contacts ({site}/admin/django_textlink/contact/?tag__exact=demo):
+  2. Log in to the admin as {ADMIN_USERNAME} (signed up in step 1? "Log out" at the top of the
+     site first), then Contacts ({site}/admin/django_textlink/contact/?tag=demo):
      tick the 3 demo contacts, action "Send an SMS to the selected contacts", Go
      (Run on Django 6.1). The progress page fills up as the task worker sends.
   3. Sandbox inbox: open +12025550101, "Reply from this phone". The reply is in the

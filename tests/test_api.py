@@ -30,6 +30,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 import django_textlink
 from django_textlink.api.exceptions import RateLimited
+from django_textlink.api.openapi import SchemaView
 from django_textlink.api.views import SendCodeView
 from django_textlink.models import VerifiedPhoneNumber
 from django_textlink.verification import InvalidToken, read_token, redeem_token
@@ -640,3 +641,88 @@ def test_only_the_api_package_imports_drf():
                 if name.split(".")[0] in {"rest_framework", "drf_spectacular"}
             ]
     assert offenders == []
+
+
+# -- input not shaped like a code ------------------------------------------------------------
+
+
+def test_codes_not_shaped_like_codes_are_400_before_any_limit_or_call(api, textlink, settings):
+    """The README's promise: "abc" or "12" is a 400 {"code": [...]}, not a wrong code. Ten
+    of them (twice what one code allows in wrong codes) use up nothing and ask TextLink
+    nothing; the right code still verifies."""
+    textlink.post(url(settings, "send-code"), json={"ok": True, "code": TEXTLINK_CODE})
+    verify = textlink.post(url(settings, "verify-code"), json={"ok": True})
+    send(api)
+
+    answers = [
+        check(api, code)
+        for code in ["abc", "12", "123", "Ab12", "abcdef", "12a456", "+123456", "1e5", "", " "]
+    ]
+
+    assert [answer.status_code for answer in answers] == [400] * 10
+    assert {tuple(answer.json()) for answer in answers} == {("code",)}
+    assert "verified" not in answers[0].json()  # not counted as a wrong code
+    assert verify.call_count == 0
+    response = check(api, TEXTLINK_CODE)
+    assert response.status_code == 200
+    assert response.json()["verified"] is True
+    assert verify.call_count == 1
+
+
+# -- the schema and the docs page ------------------------------------------------------------
+
+
+def test_the_schema_downloads_under_a_name_without_spaces(api):
+    schema_url = reverse("textlink-api:schema")
+
+    yaml = api.get(schema_url)
+    json_ = api.get(schema_url, {"format": "json"})
+
+    assert yaml.status_code == 200
+    # The test settings give no SPECTACULAR_SETTINGS["TITLE"]: drf-spectacular would say
+    # "schema.yaml"; with a title it said "<title as typed, spaces and all>.yaml".
+    assert yaml["Content-Disposition"] == 'inline; filename="openapi.yaml"'
+    assert b"/api/textlink/verify/check/:" in yaml.content
+    assert schema_url.encode() not in yaml.content  # the schema view leaves itself out
+    assert json_["Content-Disposition"] == 'inline; filename="openapi.json"'
+    assert "/api/textlink/verify/send/" in json.loads(json_.content)["paths"]
+
+
+def test_the_schema_is_named_after_the_title_slugified(api):
+    view = SchemaView.as_view(custom_settings={"TITLE": "My Site's API", "VERSION": "2"})
+    request = APIRequestFactory().get("/schema/", {"format": "json"})
+
+    response = view(request)
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'inline; filename="my-sites-api.json"'
+
+
+def test_the_docs_page_without_swagger_uis_files_says_what_to_install(client):
+    """The test settings do not install drf-spectacular-sidecar: the page degrades to a
+    message and the raw schema's links."""
+    response = client.get(reverse("textlink-api:docs"))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="textlink-api-docs-missing"' in body
+    assert "drf_spectacular_sidecar" in body
+    assert "swagger-ui-bundle.js" not in body
+    assert f'href="{reverse("textlink-api:schema")}"' in body
+
+
+def test_the_docs_page_loads_swagger_ui_from_the_sites_static_files(client, settings):
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "drf_spectacular_sidecar"]
+
+    response = client.get(reverse("textlink-api:docs"))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="textlink-api-docs-missing"' not in body
+    assert (
+        '<script src="/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js">'
+        in body
+    )
+    assert '<script src="/static/django_textlink/api_docs.js">' in body
+    assert f'data-schema-url="{reverse("textlink-api:schema")}?format=json"' in body
+    assert "https://" not in body  # no CDN

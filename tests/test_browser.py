@@ -18,7 +18,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,7 +26,7 @@ from tests.support.browser import chromium_page, collect_js_errors
 from tests.support.example_server import run_example
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Response
 
 pytestmark = pytest.mark.browser
 
@@ -62,6 +62,13 @@ def test_signup_with_phone_verification_in_a_real_browser(page: Page, tmp_path: 
         seen.extend([page.url, page.content()])
 
     js_errors = collect_js_errors(page)  # uncaught exceptions and console errors
+    failed: list[str] = []  # every answer of 400 or more (the favicon included)
+
+    def on_response(answer: Response) -> None:
+        if answer.status >= 400:
+            failed.append(answer.url)
+
+    page.on("response", on_response)
 
     with run_example(tmp_path, TEXTLINK_API_KEY="") as (url, log_path):
         page.goto(url)
@@ -89,6 +96,16 @@ def test_signup_with_phone_verification_in_a_real_browser(page: Page, tmp_path: 
         # rewrote the server's "in 60 seconds." as its own "in N s.", counting down.
         resend = page.get_by_role("button", name="Send a new code")
         expect(resend).to_be_disabled()
+        # "Verify" and "Send a new code", one above the other, are one size.
+        heights = {
+            round(box["height"])
+            for box in (
+                page.get_by_role("button", name="Verify").bounding_box(),
+                resend.bounding_box(),
+            )
+            if box is not None
+        }
+        assert len(heights) == 1, heights
         countdown = page.locator("#resend-countdown")
         expect(countdown).to_have_text(re.compile(r"You can request a new code in \d+ s\."))
         match = re.search(r"in (\d+) s\.", countdown.inner_text())
@@ -123,8 +140,13 @@ def test_signup_with_phone_verification_in_a_real_browser(page: Page, tmp_path: 
             f"Signed in as ada, phone {PHONE} verified."
         )
         step()
-
         cookies = page.context.cookies()
+
+        # The header's "Log out" (a POST, as Django 5 requires) signs the visitor out.
+        page.locator("#account").get_by_role("button", name="Log out").click()
+        expect(page).to_have_url(url)
+        expect(page.locator("#signed-in")).to_have_count(0)
+        expect(page.locator("#account")).to_contain_text("Staff log in")
         log = log_path.read_text()
 
     assert len(seen) == 2 * 6  # URL and HTML of the six steps
@@ -134,4 +156,40 @@ def test_signup_with_phone_verification_in_a_real_browser(page: Page, tmp_path: 
     for cookie in cookies:
         assert code not in cookie["name"] + cookie["value"], "the code is in a cookie"
     assert not js_errors
+    assert failed == []  # no 404 for /favicon.ico either
     assert "Traceback" not in log
+
+
+def test_the_api_docs_page_shows_our_operations_without_any_cdn(page: Page, tmp_path: Path) -> None:
+    """/api/textlink/docs/ is Swagger UI over our schema, from files the site serves
+    itself: the browser asks nothing of any other host (the machine is offline)."""
+    from playwright.sync_api import expect
+
+    js_errors = collect_js_errors(page)
+    elsewhere: list[str] = []
+
+    def only_this_site(route: Any) -> None:
+        if route.request.url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_site)
+    with run_example(tmp_path, TEXTLINK_API_KEY="") as (url, _log):
+        page.goto(url)
+        page.get_by_role("link", name="The phone verification API's documentation").click()
+        expect(page).to_have_url(f"{url}api/textlink/docs/")
+        operations = page.locator(".opblock-summary")
+        expect(operations.filter(has_text="/api/textlink/verify/send/")).to_contain_text(
+            "Send a verification code"
+        )
+        expect(operations.filter(has_text="/api/textlink/verify/check/")).to_contain_text(
+            "Check a verification code"
+        )
+        expect(page.locator("#textlink-api-schema-yaml")).to_have_attribute(
+            "href", "/api/textlink/schema/"
+        )
+
+    assert elsewhere == []
+    assert not js_errors

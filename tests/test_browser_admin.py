@@ -128,6 +128,8 @@ def _drive_the_browser(page: Page, base: str, tmp_path: Path) -> tuple[str, list
         "This SMS will be sent to 3 phone numbers."
     )
     expect(page.locator("#textlink-skipped-opted-out")).to_have_text("1 contact who opted out")
+    # The submit row's buttons are one size, the "No, take me back" link included.
+    assert_same_size(page.locator("#textlink-send-sms-form .submit-row > *"), 3)
 
     counter = page.locator("#sms-counter")
 
@@ -185,6 +187,7 @@ def _drive_the_browser(page: Page, base: str, tmp_path: Path) -> tuple[str, list
     text.fill(message)
     expect(field("encoding")).to_have_text("UCS-2")
     expect(field("segments")).to_have_text("1")
+    expect(field("announce")).to_have_text("UCS-2, 1 SMS part")  # not "1 SMS parts"
     _screenshot(page, tmp_path, "admin-send-sms.png")
     page.get_by_role("button", name="Send to 3 numbers").click()
 
@@ -192,6 +195,15 @@ def _drive_the_browser(page: Page, base: str, tmp_path: Path) -> tuple[str, list
     expect(page.get_by_role("heading", name=re.compile("Progress of bulk send"))).to_be_visible()
     expect(page.locator("#textlink-progress-state")).to_contain_text("Finished: 3 of 3 done.")
     expect(page.locator("#textlink-count-sent td")).to_have_text("3")
+    expect(page.locator("#textlink-count-total")).to_have_text("3")
+    # The total is a figure like the others, not the table footer's small grey print.
+    sent_style, total_style = (
+        page.locator(selector).evaluate(
+            "cell => { const s = getComputedStyle(cell); return [s.fontSize, s.color]; }"
+        )
+        for selector in ("#textlink-count-sent td", "#textlink-count-total")
+    )
+    assert total_style == sent_style
     expect(page.locator("#textlink-skipped-opted-out td")).to_have_text("1")
     expect(page.locator(".messagelist")).to_contain_text("3 messages to send")
     _screenshot(page, tmp_path, "admin-progress.png")
@@ -200,6 +212,19 @@ def _drive_the_browser(page: Page, base: str, tmp_path: Path) -> tuple[str, list
     expect(page.locator("#result_list .textlink-status--sent")).to_have_count(3)
     _screenshot(page, tmp_path, "admin-messages.png")
     return message, js_errors
+
+
+def assert_same_size(buttons: Any, count: int) -> None:
+    """The ``count`` elements of ``buttons`` (sibling buttons) have one height and one
+    font size."""
+    sizes = buttons.evaluate_all(
+        """elements => elements.map(element => [
+            Math.round(element.getBoundingClientRect().height),
+            getComputedStyle(element).fontSize,
+        ])"""
+    )
+    assert len(sizes) == count, sizes
+    assert len({tuple(size) for size in sizes}) == 1, sizes
 
 
 def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
@@ -272,4 +297,99 @@ def _drive_the_conversation(page: Page, base: str, tmp_path: Path) -> list[str]:
     assert inbound is not None
     assert box["x"] > inbound["x"]  # sent on the right, received on the left
     _screenshot(page, tmp_path, "admin-conversation.png")
+    return js_errors
+
+
+LONG_TEXT = (
+    "The demo opens today: reply to this SMS! We have lots of things to tell you about the "
+    "new features of the product, the prices and the opening hours, see you there."
+)
+
+
+def test_changelists_fit_a_laptop_screen(live_server: Any, settings: Any, tmp_path: Path) -> None:
+    """At 1280x800, with the admin's navigation and filter sidebars open, the Contact
+    changelist shows every contact's Conversation link, and the SMS list's text takes one
+    line (cut with an ellipsis) instead of one word per line."""
+    User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    for i, name in enumerate(["Ada Lovelace", "Grace Brewster Murray Hopper", "Alan Turing"]):
+        contact = Contact.objects.create(
+            phone_number=f"+120255501{i + 1:02d}", name=name, tag="demo"
+        )
+        SMSMessage.objects.create(
+            phone_number=contact.phone_number, text=LONG_TEXT, contact=contact,
+            status=SMSMessage.Status.SENT, sent_at=contact.created_at,
+        )  # fmt: skip
+    Contact.objects.filter(name="Alan Turing").update(
+        tag_sync_state=Contact.TagSync.FAILED, tag_sync_error="TextLink answered HTTP 500 " * 8
+    )
+
+    with chromium_page(width=1280, height=800) as page:
+        js_errors = _check_the_changelists(page, live_server.url, tmp_path)
+
+    assert not js_errors
+
+
+def _check_the_changelists(page: Page, base: str, tmp_path: Path) -> list[str]:
+    from playwright.sync_api import expect
+
+    js_errors = collect_js_errors(page)
+    page.route(re.compile(r"^[^?]*/static/"), serve_static)
+    page.goto(f"{base}/admin/login/?next=/admin/django_textlink/contact/")
+    page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
+    page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{base}/admin/django_textlink/contact/")
+    expect(page.locator("#nav-sidebar")).to_be_visible()  # the sidebars take their room
+    expect(page.locator("#changelist-filter")).to_be_visible()
+
+    # An intermediate page at a laptop's width: "Set tag" and "No, take me back" are one
+    # size (narrower, Django's responsive.css evens them out by itself).
+    page.goto(f"{base}/admin/django_textlink/contact/")
+    page.locator("#action-toggle").check()
+    page.locator('select[name="action"]').select_option("set_tag")
+    page.locator('div.actions button[name="index"]').first.click()
+    expect(page.get_by_role("heading", name="Set the tag of contacts")).to_be_visible()
+    assert_same_size(page.locator("#textlink-set-tag-form .submit-row > *"), 2)
+    page.get_by_role("link", name="No, take me back").click()
+
+    links = page.get_by_role("link", name=re.compile(r"^Conversation with "))
+    expect(links).to_have_count(3)
+    viewport = page.viewport_size
+    assert viewport == {"width": 1280, "height": 800}
+    for index in range(3):
+        box = links.nth(index).bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= viewport["width"], (index, box)
+        # Not hidden by the table's own scrolling either.
+        assert links.nth(index).evaluate(
+            """link => {
+                const results = link.closest('.results').getBoundingClientRect();
+                const own = link.getBoundingClientRect();
+                return own.right <= results.right + 1 && own.left >= results.left - 1;
+            }"""
+        ), index
+    _screenshot(page, tmp_path, "admin-contacts-1280.png")
+
+    page.goto(f"{base}/admin/django_textlink/smsmessage/")
+    cells = page.locator("#result_list td.field-text_excerpt")
+    expect(cells).to_have_count(3)
+    line_height = cells.first.evaluate(
+        "cell => parseFloat(getComputedStyle(cell).lineHeight) || 16"
+    )
+    for index in range(3):
+        cell = cells.nth(index)
+        expect(cell).to_contain_text("The demo opens today")
+        box = cell.bounding_box()
+        assert box is not None
+        assert box["height"] <= 2 * line_height + 20, (index, box)  # two lines and padding
+        assert box["width"] >= 120, (index, box)  # room for more than a word
+        assert box["x"] + box["width"] <= viewport["width"], (index, box)
+        assert cell.locator("span").get_attribute("title") == LONG_TEXT
+    assert page.evaluate(
+        "() => { const r = document.querySelector('.results'); "
+        "return r.scrollWidth <= r.clientWidth + 1; }"
+    ), "the SMS list scrolls sideways"
+    _screenshot(page, tmp_path, "admin-messages-1280.png")
+
     return js_errors

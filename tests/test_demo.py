@@ -300,14 +300,24 @@ def _drive_the_demo(
     )
 
     # -- 2. bulk send to the three demo contacts, from the admin -----------------------------
-    page.locator("#try-bulk-send").get_by_role("link", name="contacts").click()
-    # grace is not staff: the admin asks for a staff login, the one demo.py printed.
+    # Signed up, the visitor is grace, who is not staff. The site has a "Log out" (a POST,
+    # as Django 5 wants), and step 2 says to log in as the demo admin and offers the way.
+    expect(page.locator("#account").get_by_role("button", name="Log out")).to_be_visible()
+    step_2 = page.locator("#try-bulk-send")
+    expect(step_2).to_contain_text(f"log in as the demo admin, {username}")
+    expect(step_2).to_contain_text("You are signed in as grace, who may not use the admin")
+    step_2.get_by_role("button", name=f"Log out and log in as {username}").click()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    expect(page.locator("#content")).not_to_contain_text("not authorized")
     page.get_by_label(re.compile(r"^Username:?$")).fill(username)
     page.get_by_label(re.compile(r"^Password:?$")).fill(password)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/admin/django_textlink/contact/\?tag__exact=demo$"))
+    expect(page).to_have_url(re.compile(r"/admin/django_textlink/contact/\?tag=demo$"))
     rows = page.locator("#result_list tbody tr")
     expect(rows).to_have_count(3)
+    # The link's parameter is the one the "By tag" filter reads: "demo" is selected.
+    tag_filter = page.locator('#changelist-filter details[data-filter-title="tag"]')
+    expect(tag_filter.locator("li.selected")).to_have_text("demo")
     page.locator("#toggle-nav-sidebar").click()  # narrower screenshots (kept in localStorage)
     page.locator("#action-toggle").check()  # select all three
     page.locator('select[name="action"]').select_option("send_sms")
@@ -346,6 +356,13 @@ def _drive_the_demo(
     expect(page.locator(".textlink-bubble--outbound")).to_contain_text(BULK_TEXT)
     expect(page.locator(".textlink-bubble--inbound")).to_contain_text(REPLY_TEXT)
     screenshot(page, tmp_path, "demo-conversation.png")
+
+    # -- one signup, one verified number: grace's (not a user-less row beside it) ------------
+    page.goto(f"{site}/admin/django_textlink/verifiedphonenumber/")
+    verified = page.locator("#result_list tbody tr")
+    expect(verified).to_have_count(1)
+    expect(verified).to_contain_text(SIGNUP_PHONE)
+    expect(verified).to_contain_text("grace")
 
     # -- 4. the webhook events list ------------------------------------------------------------
     page.goto(f"{site}/admin/django_textlink/webhookevent/")

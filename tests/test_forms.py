@@ -16,7 +16,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.core import signing
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
@@ -169,7 +169,7 @@ def test_phone_number_form() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("123456", "123456"), (" 123 456 ", "123456"), ("12 34 56", "123456"), ("Ab12", "Ab12")],
+    [("123456", "123456"), (" 123 456 ", "123456"), ("12 34 56", "123456"), ("0042", "0042")],
 )
 def test_code_form_strips_spaces(value: str, expected: str) -> None:
     form = CodeForm({"code": value})
@@ -178,8 +178,11 @@ def test_code_form_strips_spaces(value: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["12-34-56", "123.456", "<b>1</b>", "12\t34", "' OR 1=1", "1" * 13]
-)
+    "value",
+    # Not digits, or not a code's length (4 to 12 digits): "abc" and "12" are no codes.
+    ["12-34-56", "123.456", "<b>1</b>", "12\t34", "' OR 1=1", "1" * 13, "abc", "12", "Ab12",
+     "\uff11\uff12\uff13\uff14\uff15\uff16", "123"],  # the last but one: full-width digits
+)  # fmt: skip
 def test_code_form_refuses_anything_else(value: str) -> None:
     form = CodeForm({"code": value})
     assert not form.is_valid()
@@ -572,3 +575,48 @@ def test_save_verified_phone_outside_a_transaction_warns() -> None:
     user = form.save()
     with pytest.warns(DeprecationWarning, match="save_with_verified_phone"):
         assert form.save_verified_phone(user) == PHONE
+
+
+# -- one verification, one row ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["save_with_verified_phone", "save_verified_phone"])
+def test_a_signup_leaves_one_verified_number_row_the_users(how: str) -> None:
+    """The check, made before the account exists, records the number without a user; the
+    signup that redeems its token makes that verification the account's. One row, not a
+    user-less one beside the user's (what the demo's admin showed for every signup)."""
+    request = make_request()
+    verify_in_session(request)
+    before: list[Any] = list(VerifiedPhoneNumber.objects.values_list("phone_number", "user"))
+    assert before == [(PHONE, None)]
+    form = SignupForm(signup_data(), request=request)
+    assert form.is_valid(), form.errors
+
+    if how == "save_with_verified_phone":
+        user = form.save_with_verified_phone()
+    else:
+        with transaction.atomic():
+            user = form.save()
+            form.save_verified_phone(user)
+
+    assert user is not None
+    assert list(VerifiedPhoneNumber.objects.values_list("phone_number", "user")) == [
+        (PHONE, user.pk)
+    ]
+
+
+def test_another_accounts_verification_of_the_number_is_kept() -> None:
+    """Only the user-less row makes way: a number verified by another account stays so."""
+    bob = get_user_model().objects.create_user("bob", password=PASSWORD)
+    VerifiedPhoneNumber.record(PHONE, bob)
+    request = make_request()
+    verify_in_session(request)
+    form = SignupForm(signup_data(), request=request)
+    assert form.is_valid(), form.errors
+
+    alice = form.save_with_verified_phone()
+
+    assert alice is not None
+    assert sorted(VerifiedPhoneNumber.objects.values_list("user", flat=True)) == sorted(
+        [bob.pk, alice.pk]
+    )

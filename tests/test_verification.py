@@ -1180,3 +1180,32 @@ def test_concurrent_checks_of_the_right_code_earn_one_token(
     assert all(isinstance(o, CheckResult) for o in outcomes), outcomes
     assert sum(1 for o in outcomes if o.verified and o.token) == 1
     assert all(o.attempts_left == 0 for o in outcomes if not o.verified)
+
+
+# -- input not shaped like a code --------------------------------------------------------------
+
+#: TextLink's codes are digits (6 of them); none of these is shaped like one.
+NOT_CODES = ["abc", "12", "123", "Ab12", "abcdef", "12a456", "+123456", "1e5", "1" * 13]
+NOT_CODES.append("\uff11\uff12\uff13\uff14\uff15\uff16")  # full-width digits
+
+
+def test_input_not_shaped_like_a_code_uses_up_no_attempt_and_reaches_no_one(
+    textlink: FakeTextLink, settings: Any
+) -> None:
+    """Input like "abc" or "12" is refused as InvalidCode before any limit counts it and
+    before TextLink is asked: after ten of them (twice the wrong codes one code allows,
+    more than the client may check) the right code still verifies."""
+    configure(settings, CHECKS_PER_IP_PER_HOUR=len(NOT_CODES))
+    textlink.next_code = "482913"
+    request = http_request()
+    start(request=request)
+    for code in NOT_CODES:
+        with pytest.raises(InvalidCode):
+            check(PHONE, code, request)
+    assert textlink.count("verify-code") == 0
+
+    result = check(PHONE, "482913", request)
+
+    assert result.verified, result
+    assert result.token
+    assert textlink.bodies("verify-code") == [{"phone_number": PHONE, "code": "482913"}]

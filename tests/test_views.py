@@ -770,3 +770,27 @@ def test_the_code_textlink_returns_never_leaks(
         for value in caches["default"]._cache.values()  # type: ignore[attr-defined]
     )
     assert caplog.records  # the flow did log (masked) lines
+
+
+def test_codes_not_shaped_like_codes_are_form_errors_that_use_up_nothing(
+    client: Client, textlink_http: responses.RequestsMock
+) -> None:
+    """Input like "abc" or "12" is a form error on the code, not a wrong code: ten of
+    them (twice the wrong codes one code allows) ask TextLink nothing, and the right code
+    still verifies."""
+    textlink_http.post(f"{BASE_URL}/send-code", json={"ok": True, "code": "482913"})
+    verify = textlink_http.post(f"{BASE_URL}/verify-code", json={"ok": True})
+    start(client)
+
+    for code in ["abc", "12", "123", "Ab12", "abcdef", "12a456", "+123456", "1e5", "12.34", "x"]:
+        response = client.post(confirm_url(), {"code": code})
+        assert response.status_code == 200
+        body = text(response)
+        assert "Enter the code you received by SMS." in body
+        assert "That code is not right" not in body
+        assert field(parse(response), "code")["aria-invalid"] == "true"
+    assert verify.call_count == 0
+
+    assert client.post(confirm_url(), {"code": "482913"}).status_code == 302
+    assert verify.call_count == 1
+    assert is_verified(PHONE)

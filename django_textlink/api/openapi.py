@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.text import slugify
 from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -21,7 +23,10 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from django_textlink.api.serializers import (
@@ -34,6 +39,7 @@ from django_textlink.api.serializers import (
     UnavailableSerializer,
     WrongCodeSerializer,
 )
+from django_textlink.verification import MAX_CODE_LENGTH, MIN_CODE_LENGTH
 
 TAGS = ["phone verification"]
 
@@ -143,7 +149,9 @@ check_code_schema = extend_schema(
                 resource_type_field_name=None,
             ),
             description="A wrong, expired or unknown code (verified: false, attempts_left), "
-            "or malformed input.",
+            "or malformed input, such as a code that is not "
+            f"{MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits (code: [...]; refused before "
+            "anything is counted or sent to TextLink).",
         ),
     ),
     parameters=[RETRY_AFTER],
@@ -173,3 +181,24 @@ class CheckCodeViewSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call
 
     def view_replacement(self) -> type[APIView]:
         return _annotated(self.target, check_code_schema)
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema (YAML, or JSON with ``?format=json``), as drf-spectacular's view
+    serves it, under a file name without spaces: ``SPECTACULAR_SETTINGS["TITLE"]``
+    slugified (``django-textlink-example.yaml``), ``openapi.yaml`` without a title.
+    ``include("django_textlink.api.urls")`` routes it at ``schema/``, for the docs page
+    (``docs/``); a site can route it for its whole schema too. It leaves itself out of
+    the schema it serves."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response: Response = super().get(request, *args, **kwargs)  # type: ignore[no-untyped-call]
+        response["Content-Disposition"] = f'inline; filename="{self.filename(request)}"'
+        return response
+
+    def filename(self, request: Request) -> str:
+        title = (self.custom_settings or {}).get("TITLE", spectacular_settings.TITLE)
+        stem = slugify(str(title or "")) or "openapi"
+        renderer = getattr(request, "accepted_renderer", None)
+        return f"{stem}.{getattr(renderer, 'format', None) or 'yaml'}"

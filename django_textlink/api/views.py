@@ -20,6 +20,9 @@ TextLink; nothing here counts or decides.
     "attempts_left"}`` for a wrong, expired or unknown code; 400 ``{"code": ["..."]}`` for
     input that is not shaped like a code; 429; 503.
 
+``GET docs/`` (:func:`api_docs`) is the API's documentation as a page (Swagger UI, read
+only), over the schema ``schema/`` serves (:class:`django_textlink.api.openapi.SchemaView`).
+
 429 (either endpoint): ``{"detail", "code": "rate_limited", "limit", "retry_after"}`` with
 a ``Retry-After`` header, seconds. 403 (either endpoint): ``{"detail", "code":
 "cross_site"}`` for a browser's request from another site's page (see **Cross-site
@@ -64,9 +67,14 @@ from collections.abc import Sequence
 from importlib.util import find_spec
 from typing import Any, ClassVar
 
+from django.apps import apps
 from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny, BasePermission
@@ -200,6 +208,42 @@ class CheckCodeView(PhoneVerificationAPIView):
         return WrongCodeSerializer(
             {"verified": False, "detail": str(detail), "attempts_left": attempts_left}
         ).data
+
+
+#: The app that ships Swagger UI's files (``pip install drf-spectacular-sidecar``, in
+#: ``django-textlink[drf]``), served by the site's static files: no CDN is asked.
+SIDECAR_APP = "drf_spectacular_sidecar"
+
+
+@require_safe
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """The API's documentation, browsable: Swagger UI over the schema that ``schema/``
+    (:class:`django_textlink.api.openapi.SchemaView`) serves, read only (no "Try it out":
+    it would send real codes). Without drf-spectacular, or without
+    drf-spectacular-sidecar in ``INSTALLED_APPS``, the page says what to install and links
+    to the raw schema when there is one."""
+    match = request.resolver_match
+    namespace = match.namespace if match is not None and match.namespace else "textlink-api"
+    try:
+        schema_url: str | None = reverse(f"{namespace}:schema")
+    except NoReverseMatch:  # drf-spectacular is not installed
+        schema_url = None
+    missing = None
+    if schema_url is None:
+        missing = _(
+            "The API's documentation needs drf-spectacular: pip install "
+            '"django-textlink[openapi]", and set REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] to '
+            '"drf_spectacular.openapi.AutoSchema".'
+        )
+    elif not apps.is_installed(SIDECAR_APP):
+        missing = _(
+            "The browsable documentation needs Swagger UI's files: pip install "
+            '"django-textlink[drf]" (it brings drf-spectacular-sidecar) and add '
+            '"drf_spectacular_sidecar" to INSTALLED_APPS. The raw schema is available '
+            "meanwhile."
+        )
+    context = {"schema_url": schema_url, "missing": missing}
+    return render(request, "django_textlink/api_docs.html", context)
 
 
 if find_spec("drf_spectacular") is not None:  # pragma: no branch

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import django
@@ -30,6 +31,10 @@ INSTALLED_APPS = [
     "django_textlink",
     "example",
 ]
+# Swagger UI's files for the API's docs page (/api/textlink/docs/), served locally: no CDN.
+# In django-textlink[drf]; without it the page says what to install.
+if find_spec("drf_spectacular_sidecar") is not None:
+    INSTALLED_APPS.append("drf_spectacular_sidecar")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -43,7 +48,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "example.urls"
 
-# The phone verification API (django_textlink.api) and its OpenAPI schema at /api/schema/.
+# The phone verification API (django_textlink.api), its OpenAPI schema at /api/schema/ and
+# its browsable docs at /api/textlink/docs/.
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 SPECTACULAR_SETTINGS = {"TITLE": "django-textlink example", "VERSION": "1.0"}
 WSGI_APPLICATION = "example.wsgi.application"

@@ -86,7 +86,10 @@
       // Announce only a change of encoding or of the number of parts, not every key.
       var key = info.encoding + "/" + info.segments;
       if (announce && last !== null && key !== last) {
-        announce.textContent = announce.getAttribute("data-template")
+        // The server's ngettext: "1 SMS part", "2 SMS parts".
+        var template = announce.getAttribute(
+          info.segments === 1 ? "data-template-one" : "data-template-other") || "";
+        announce.textContent = template
           .replace("%(encoding)s", info.encoding)
           .replace("%(segments)s", String(info.segments));
       }
