@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# The whole loop offline (docs/quickstart.md): example_project/demo.py migrates its own
+# The whole loop offline (docs/demo.md): example_project/demo.py migrates its own
 # database (example_project/demo.sqlite3), creates the demo admin and contacts, and runs the
 # TextLink sandbox (SANDBOX_PORT, 8025), a task worker and the site (PORT) until Ctrl-C.
 demo: $(STAMP)

@@ -96,7 +96,7 @@ def _unknown_option_errors(raw: Mapping[Any, Any]) -> list[CheckMessage]:
             Error(
                 f"Unknown option {name}{suggestion}",
                 hint="django-textlink ignores it. Correct or remove it (the options are listed "
-                "in the README's Settings sections); to keep a key of your own there, add "
+                "in docs/settings.md); to keep a key of your own there, add "
                 f'"{UNKNOWN_OPTION_ID}" to SILENCED_SYSTEM_CHECKS.',
                 id=UNKNOWN_OPTION_ID,
             )

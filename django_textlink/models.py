@@ -307,7 +307,7 @@ class VerificationState(models.Model):
     a live code, "a code was just sent to this number", or a used token.
 
     ``key`` never holds a phone number, an IP address or a token: only a keyed hash of
-    them (see :mod:`django_textlink.limitstore`). Rows past ``expires_at`` mean nothing;
+    them (see :mod:`django_textlink.verification.store`). Rows past ``expires_at`` mean nothing;
     ``textlink_purge`` deletes them, and the store does so from time to time on its own.
     """
 

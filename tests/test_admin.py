@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import django_textlink
-from django_textlink.admin import _new_send_token
+from django_textlink.admin.actions import new_send_token
 from django_textlink.models import Broadcast, Contact, SMSMessage, VerifiedPhoneNumber
 from django_textlink.sending import create_broadcast
 from tests.support.changelist import action_data
@@ -62,7 +62,7 @@ def send_data(ids: list[int], **extra: Any) -> dict[str, Any]:
         ids,
         _textlink_send_sms="1",
         _send="Send",
-        _send_token=_new_send_token(),
+        _send_token=new_send_token(),
         **extra,
     )
 

@@ -26,8 +26,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 import django_textlink
-import django_textlink.admin as textlink_admin
 from django_textlink import signals
+from django_textlink.admin import contacts as contact_admin
+from django_textlink.admin import events as event_admin
+from django_textlink.admin._common import TAG_MAX_LENGTH
 from django_textlink.backends.locmem import tag_updates
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from tests.support.changelist import action_data
@@ -240,7 +242,7 @@ def test_a_replay_that_fails_again_says_so(
 def test_replay_is_limited_per_run(
     admin_client: Client, raising_receiver: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(textlink_admin, "REPLAY_LIMIT", 2)
+    monkeypatch.setattr(event_admin, "REPLAY_LIMIT", 2)
     client = Client()
     failed = [
         webhook(client, "received", {"phone_number": PHONE, "text": f"Hi {n}"}) for n in range(3)
@@ -332,7 +334,7 @@ def test_set_tag_with_an_empty_tag_removes_it(
 
 
 def test_set_tag_refuses_a_too_long_tag(admin_client: Client, people: list[Contact]) -> None:
-    assert Contact._meta.get_field("tag").max_length == textlink_admin.TAG_MAX_LENGTH
+    assert Contact._meta.get_field("tag").max_length == TAG_MAX_LENGTH
     response = admin_client.post(
         CONTACTS_URL,
         action_data("set_tag", [people[0].pk], _textlink_set_tag="1", _apply="1", tag="x" * 101),
@@ -646,7 +648,7 @@ def test_a_reply_to_a_contact_who_opted_out_needs_send_anyway(
 def test_only_the_latest_messages_are_shown(
     admin_client: Client, ada: Contact, thread: list[SMSMessage], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(textlink_admin, "CONVERSATION_LENGTH", 3)
+    monkeypatch.setattr(contact_admin, "CONVERSATION_LENGTH", 3)
 
     html = admin_client.get(conversation_url(ada)).content.decode()
 

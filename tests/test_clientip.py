@@ -1,4 +1,4 @@
-"""The client IP the send limits are keyed on (django_textlink.clientip)."""
+"""The client IP the send limits are keyed on (django_textlink.verification.clientip)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 
-from django_textlink import clientip
-from django_textlink.clientip import UNKNOWN_CLIENT, client_ip, client_ip_key
+from django_textlink.verification import clientip
+from django_textlink.verification.clientip import UNKNOWN_CLIENT, client_ip, client_ip_key
 
 PROXIES = ["10.0.0.0/8", "192.0.2.1", "2001:db8:ffff::/48"]
 

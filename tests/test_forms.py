@@ -21,7 +21,6 @@ from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 
 import django_textlink
-from django_textlink import session
 from django_textlink.forms import (
     PHONE_NOT_VERIFIED,
     CodeForm,
@@ -30,7 +29,7 @@ from django_textlink.forms import (
     VerifiedPhoneFormMixin,
 )
 from django_textlink.models import VerifiedPhoneNumber
-from django_textlink.verification import InvalidToken, PhoneVerification, redeem_token
+from django_textlink.verification import InvalidToken, PhoneVerification, redeem_token, session
 
 PHONE = "+12025550143"
 OTHER = "+442079460958"

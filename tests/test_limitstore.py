@@ -1,4 +1,4 @@
-"""The limit store (django_textlink.limitstore) on its own: both stores, one contract.
+"""The limit store (django_textlink.verification.store) on its own: both stores, one contract.
 
 The window limits on top of it are in tests/test_ratelimit.py; here the entries, their
 expiry (on the limits' clock, which tests move), single use, and the database store's
@@ -14,9 +14,9 @@ import pytest
 from django.core.cache import caches
 from django.db import DatabaseError
 
-from django_textlink import limitstore
-from django_textlink.limitstore import CacheStore, DatabaseStore, Store, get_store
 from django_textlink.models import VerificationState
+from django_textlink.verification import store as limitstore
+from django_textlink.verification.store import CacheStore, DatabaseStore, Store, get_store
 from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.django_db

@@ -258,8 +258,8 @@ def test_without_the_contacts_option_no_contact_is_deleted(address_book):
 
 
 def test_expired_verification_state_is_purged_whatever_the_days(clock) -> None:
-    from django_textlink.limitstore import DatabaseStore
     from django_textlink.models import VerificationState
+    from django_textlink.verification.store import DatabaseStore
 
     store = DatabaseStore()
     store.set("textlink:test:old", "1", clock.now + 60)

@@ -2,7 +2,7 @@
 
 The limits are exercised for real on the database store (the default) and on the cache
 store over the LocMem cache; only the clock is replaced
-(``django_textlink.ratelimit.clock``), so boundaries can be hit to the second. The
+(``django_textlink.verification.limits.clock``), so boundaries can be hit to the second. The
 concurrency tests run the database store on a file database with real transactions.
 """
 
@@ -17,9 +17,9 @@ import pytest
 from django.core.cache import caches
 from django.db import connections
 
-from django_textlink import ratelimit
-from django_textlink.limitstore import CacheStore, DatabaseStore, Store
-from django_textlink.ratelimit import WindowLimit, acquire_all, release_all
+from django_textlink.verification import limits
+from django_textlink.verification.limits import WindowLimit, acquire_all, release_all
+from django_textlink.verification.store import CacheStore, DatabaseStore, Store
 from tests.support.clock import T0, FakeClock
 from tests.support.concurrency import file_sqlite_database
 
@@ -445,7 +445,7 @@ def test_concurrent_hits_across_a_slice_boundary_admit_one(monkeypatch: pytest.M
     (each decision locks the limit as a whole, then reads the clock)."""
     for round_ in rounds(20):
         ticking = TickingClock(T0 + 100 * round_ + 0.97, tick=0.011)
-        monkeypatch.setattr(ratelimit, "clock", ticking)
+        monkeypatch.setattr(limits, "clock", ticking)
         limit = make_limit(key=f"boundary-{round_}", limit=1, window=60, slices=60)
         outcomes = hammer(limit, 4)
         if isinstance(_current_store, DatabaseStore):
@@ -461,7 +461,7 @@ def test_a_decision_with_a_stale_clock_sees_hits_in_the_next_slice(clock: FakeCl
     clock.set(1000.2)
     assert allowed(limit)  # counted in the slice of second 1000
     store = limit.store
-    decide = ratelimit._decide_together if store.transactional else ratelimit._decide_in_turn
-    with pytest.raises(ratelimit._Refused), store.atomic():  # a refusal rolls back
+    decide = limits._decide_together if store.transactional else limits._decide_in_turn
+    with pytest.raises(limits._Refused), store.atomic():  # a refusal rolls back
         decide([limit], T0 + 999.9)  # the stale reading
     assert limit.count() == 1

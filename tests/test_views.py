@@ -25,9 +25,8 @@ from django.urls import reverse
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 import django_textlink
-from django_textlink import ratelimit, session
 from django_textlink.models import VerifiedPhoneNumber
-from django_textlink.verification import PhoneVerification
+from django_textlink.verification import PhoneVerification, limits, session
 from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +64,7 @@ def locmem(settings: Any) -> list[Any]:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     frozen = FakeClock(1_700_000_000.5)
-    monkeypatch.setattr(ratelimit, "clock", frozen)
+    monkeypatch.setattr(limits, "clock", frozen)
     return frozen
 
 

@@ -36,7 +36,7 @@ examples:
 
 then point the site at it: TEXTLINK["BASE_URL"] = "http://127.0.0.1:8025/api" and
 TEXTLINK["API_KEY"] = the --api-key. The control API (GET /_sandbox/messages?phone=...,
-POST /_sandbox/faults, POST /_sandbox/reset, ...) is described in the README.
+POST /_sandbox/faults, POST /_sandbox/reset, ...) is described in docs/sandbox.md.
 """
 
 

@@ -3,7 +3,7 @@ once (:mod:`.store`), processed exactly once by its kind's handler (:mod:`.handl
 signalled; the views (:mod:`.views`) answer TextLink.
 
 ``WebhookView`` is the base of the four views: subclass it and override ``accept()`` to
-change what happens to a valid payload (see the README).
+change what happens to a valid payload (see docs/webhooks.md).
 """
 
 from __future__ import annotations

@@ -21,9 +21,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from django_textlink import session
 from django_textlink.forms import PhoneNumberField, VerifiedPhoneFormMixin
-from django_textlink.verification import LimitExceeded, PhoneVerification, VerificationError
+from django_textlink.verification import (
+    LimitExceeded,
+    PhoneVerification,
+    VerificationError,
+    session,
+)
 
 PENDING_KEY = "example_pending_signup"
 

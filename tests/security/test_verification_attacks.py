@@ -19,9 +19,8 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 import django_textlink
-from django_textlink import session
 from django_textlink.models import SMSMessage, VerificationState, WebhookEvent
-from django_textlink.verification import PhoneVerification
+from django_textlink.verification import PhoneVerification, session
 from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.django_db

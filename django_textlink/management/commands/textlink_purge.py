@@ -25,9 +25,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from django_textlink.limitstore import DatabaseStore
 from django_textlink.masking import mask_phone
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
+from django_textlink.verification.store import DatabaseStore
 
 BATCH = 1000
 REMOVED = ""

@@ -11,8 +11,8 @@
 TextLink generates, keeps and checks the code. This module drops the code TextLink
 returns at once: it is never stored (database, cache, session), logged, passed to a
 signal or returned. Every limit is checked *before* any call to TextLink, on atomic
-counters (:mod:`django_textlink.ratelimit`) in the limit store
-(:mod:`django_textlink.limitstore`: the database unless ``TEXTLINK["LIMIT_STORE"]`` says
+counters (:mod:`.limits`) in the limit store
+(:mod:`.store`: the database unless ``TEXTLINK["LIMIT_STORE"]`` says
 otherwise), which requests cannot evict, every process shares and a restart keeps; a
 refusal raises :class:`LimitExceeded` with the limit's name and when to retry. The same
 store remembers which number has a live code, that a code was just sent to a number
@@ -25,107 +25,39 @@ Answers never depend on whether a number belongs to an account.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.core import signing
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from django_textlink.backends import BaseBackend, get_backend
-from django_textlink.clientip import client_ip_key
 from django_textlink.conf import conf
 from django_textlink.exceptions import TextLinkConfigurationError, TextLinkError
-from django_textlink.limitstore import DatabaseStore, Store, get_store
 from django_textlink.masking import mask_phone
-from django_textlink.phone import InvalidPhoneNumber, normalize_phone, region_of
-from django_textlink.ratelimit import WindowLimit, acquire_all, now, release_all
+from django_textlink.phone import normalize_phone, region_of
 from django_textlink.signals import phone_verified
+from django_textlink.verification import state
+from django_textlink.verification.clientip import client_ip_key
+from django_textlink.verification.errors import (
+    CountryNotAllowed,
+    InvalidCode,
+    LimitExceeded,
+    VerificationUnavailable,
+)
+from django_textlink.verification.limits import WindowLimit, acquire_all, release_all
+from django_textlink.verification.state import DAY, HOUR, KEY_PREFIX
+from django_textlink.verification.store import DatabaseStore
+from django_textlink.verification.tokens import make_token
 
 logger = logging.getLogger("django_textlink.verification")
 
-HOUR = 3600
-DAY = 24 * HOUR
-KEY_PREFIX = "textlink:v1"
-TOKEN_SALT = "django_textlink.verification.token"  # noqa: S105 - a salt name
 #: What a code looks like: TextLink's (and the sandbox's and the simulated backends') are
 #: 6 digits. Input that is not MIN_CODE_LENGTH to MAX_CODE_LENGTH ASCII digits (spaces
 #: removed) is refused before any limit counts it and before TextLink is asked.
 MIN_CODE_LENGTH = 4
 MAX_CODE_LENGTH = 12
-
-
-class VerificationError(Exception):
-    """Base of the flow's refusals. ``message`` is safe to show to the user; ``code`` is
-    a stable machine-readable name."""
-
-    code = "verification_error"
-
-    def __init__(self, message: Any = "", *, code: str | None = None) -> None:
-        super().__init__(str(message))
-        self.message = message
-        if code:
-            self.code = code
-
-
-class LimitExceeded(VerificationError):
-    """A limit refused the request. ``limit`` names it; ``retry_after`` is in seconds."""
-
-    code = "rate_limited"
-
-    def __init__(self, limit: str, retry_after: float, message: Any = "") -> None:
-        self.limit = limit
-        self.retry_after = max(1, int(retry_after + 0.999))
-        super().__init__(message or limit_message(limit, self.retry_after))
-
-
-class CountryNotAllowed(VerificationError):
-    code = "country_not_allowed"
-
-
-class InvalidCode(VerificationError):
-    """The submitted code is not even shaped like a code (nothing was sent to TextLink)."""
-
-    code = "invalid_code"
-
-
-class InvalidToken(VerificationError):
-    code = "invalid_token"
-
-
-class VerificationUnavailable(VerificationError):
-    """TextLink could not be reached or refused the request; try again later."""
-
-    code = "unavailable"
-
-
-LIMIT_MESSAGES = {
-    "resend_cooldown": _("Please wait before requesting another code."),
-    "sends_per_phone": _("Too many codes were requested for this number."),
-    "sends_per_ip": _("Too many codes were requested from your network."),
-    "daily_budget": _("We cannot send more codes today."),
-    "checks_per_phone": _("Too many attempts for this number."),
-    "checks_per_ip": _("Too many attempts from your network."),
-    "wrong_codes": _("Too many wrong codes. Request a new code."),
-}
-
-
-def limit_message(limit: str, retry_after: int) -> str:
-    base = str(LIMIT_MESSAGES.get(limit, _("Too many requests.")))
-    if retry_after < 120:
-        wait = ngettext(
-            "Try again in %(count)d second.", "Try again in %(count)d seconds.", retry_after
-        ) % {"count": retry_after}
-    else:
-        minutes = (retry_after + 59) // 60
-        wait = ngettext(
-            "Try again in %(count)d minute.", "Try again in %(count)d minutes.", minutes
-        ) % {"count": minutes}
-    return f"{base} {wait}"
 
 
 #: The refusal of input not shaped like a code.
@@ -164,17 +96,6 @@ class CheckResult:
         return self.verified
 
 
-@dataclass(frozen=True)
-class TokenData:
-    phone_number: str
-    user_id: str | None
-    nonce: str
-
-
-def _store() -> Store:
-    return get_store()
-
-
 _warned_in_transaction = False
 
 
@@ -184,7 +105,7 @@ def _warn_if_in_a_transaction() -> None:
     call to TextLink), and the "code sent" marker is invisible to other processes until
     then, so a sent webhook handled elsewhere meanwhile could keep the code text."""
     global _warned_in_transaction
-    store = _store()
+    store = state.store()
     if _warned_in_transaction or not isinstance(store, DatabaseStore):
         return
     if transaction.get_connection(store.using).in_atomic_block:
@@ -195,15 +116,6 @@ def _warn_if_in_a_transaction() -> None:
             "that transaction ends. Call start() and check() outside one, e.g. in a view "
             "decorated with django.db.transaction.non_atomic_requests."
         )
-
-
-def _hashed(value: str) -> str:
-    """Store keys carry a keyed hash, never the phone number, IP or token itself."""
-    return salted_hmac("django_textlink.ratelimit", value, algorithm="sha256").hexdigest()[:32]
-
-
-def _key(kind: str, value: str) -> str:
-    return f"{KEY_PREFIX}:{kind}:{_hashed(value)}"
 
 
 class PhoneVerification:
@@ -238,12 +150,12 @@ class PhoneVerification:
         ip_key = client_ip_key(self.request)
         if ip_key is None:
             return None
-        return WindowLimit(_store(), name, _key(name, ip_key), limit=limit, window=HOUR)
+        return WindowLimit(state.store(), name, state.key(name, ip_key), limit=limit, window=HOUR)
 
     def _send_limits(self, phone_number: str) -> list[WindowLimit]:
         """In the order they are decided: the client first, so a client over its limit
         leaves nothing behind for the numbers it tries."""
-        store = _store()
+        store = state.store()
         limits = []
         ip_limit = self._ip_limit("sends_per_ip", conf.SENDS_PER_IP_PER_HOUR)
         if ip_limit is not None:
@@ -253,7 +165,7 @@ class PhoneVerification:
                 WindowLimit(
                     store,
                     "resend_cooldown",
-                    _key("cooldown", phone_number),
+                    state.key("cooldown", phone_number),
                     limit=1,
                     window=conf.RESEND_COOLDOWN,
                     slices=min(conf.RESEND_COOLDOWN, 60),
@@ -263,7 +175,7 @@ class PhoneVerification:
             WindowLimit(
                 store,
                 "sends_per_phone",
-                _key("sends", phone_number),
+                state.key("sends", phone_number),
                 limit=conf.SENDS_PER_PHONE_PER_HOUR,
                 window=HOUR,
             )
@@ -277,9 +189,9 @@ class PhoneVerification:
 
     def _check_limit(self, phone_number: str) -> WindowLimit:
         return WindowLimit(
-            _store(),
+            state.store(),
             "checks_per_phone",
-            _key("checks", phone_number),
+            state.key("checks", phone_number),
             limit=conf.CHECKS_PER_PHONE_PER_HOUR,
             window=HOUR,
         )
@@ -287,9 +199,9 @@ class PhoneVerification:
     def _attempts_limit(self, phone_number: str, issue: str) -> WindowLimit:
         lifetime = conf.CODE_LIFETIME
         return WindowLimit(
-            _store(),
+            state.store(),
             "wrong_codes",
-            _key("attempts", f"{phone_number}:{issue}"),
+            state.key("attempts", f"{phone_number}:{issue}"),
             limit=conf.WRONG_CODES_PER_CODE,
             window=lifetime,
             slices=1,
@@ -329,7 +241,7 @@ class PhoneVerification:
         lifetime = conf.CODE_LIFETIME
         # Before the call: TextLink may post the sent webhook of the code SMS before it
         # answers, or to another process; either way it must find the marker.
-        mark_code_sent(phone_number)
+        state.mark_code_sent(phone_number)
         try:
             # TextLink's answer carries the code it sent. It is not kept: not even bound
             # to a name here, so it cannot reach a log, a signal or a response.
@@ -346,7 +258,7 @@ class PhoneVerification:
         except TextLinkError as err:
             if err.delivery_unknown:
                 # The code may have reached the phone: let it be checked.
-                _new_issue(phone_number, lifetime)
+                state.new_issue(phone_number, lifetime)
             else:  # surely not sent: it does not count
                 release_all(hits)
             logger.warning("Verification code for %s not sent: %s", mask_phone(phone_number), err)
@@ -354,7 +266,7 @@ class PhoneVerification:
                 _("We could not send a code right now. Please try again later.")
             ) from err
         # A fresh issue id: the wrong-code counter starts again for the new code.
-        _new_issue(phone_number, lifetime)
+        state.new_issue(phone_number, lifetime)
         logger.info("Verification code sent to %s", mask_phone(phone_number))
         return StartResult(
             phone_number=phone_number, resend_in=conf.RESEND_COOLDOWN, expires_in=lifetime
@@ -369,7 +281,7 @@ class PhoneVerification:
             raise InvalidCode(CODE_SHAPE_MESSAGE)
         code = cleaned
 
-        issue = _store().get(_key("issue", phone_number))
+        issue = state.store().get(state.key("issue", phone_number))
         # Every check counts against the client. Only a check of a live code counts
         # against the number: else anyone could lock a number out before its owner's
         # code arrives.
@@ -410,7 +322,7 @@ class PhoneVerification:
 
         # One code, one token: of concurrent checks of the right code, only the one that
         # ends the live code gets a token (each token could make an account).
-        if not _store().pop(_key("issue", phone_number)):
+        if not state.store().pop(state.key("issue", phone_number)):
             logger.info("Code for %s was used by a concurrent check", mask_phone(phone_number))
             return CheckResult(verified=False, phone_number=phone_number, attempts_left=0)
         from django_textlink.models import VerifiedPhoneNumber
@@ -422,130 +334,3 @@ class PhoneVerification:
             sender=type(self), phone_number=phone_number, request=self.request, user=self.user
         )
         return CheckResult(verified=True, phone_number=phone_number, token=token)
-
-
-# -- verification SMS seen again in TextLink's sent/failed webhooks ----------------------------
-
-
-def _new_issue(phone_number: str, lifetime: int) -> None:
-    """Mark the number as having a live code, under a fresh id (its wrong-code counter)."""
-    _store().set(_key("issue", phone_number), secrets.token_hex(8), now() + lifetime)
-
-
-def mark_code_sent(phone_number: str) -> None:
-    """Remember (not the code: only the fact) that a code SMS is going to this number, so
-    the sent/failed webhooks TextLink fires for it can be told apart from our messages.
-    Written in the limit store before the call to TextLink."""
-    _store().set(_key("code-sent", phone_number), "1", now() + conf.CODE_LIFETIME + HOUR)
-
-
-def code_recently_sent(phone_number: str) -> bool:
-    return _store().get(_key("code-sent", phone_number)) is not None
-
-
-# -- tokens: a signed proof that a number was verified ----------------------------------
-
-
-def make_token(phone_number: str, user: Any = None) -> str:
-    user_id = (
-        str(user.pk) if user is not None and getattr(user, "is_authenticated", False) else None
-    )
-    payload = {"p": phone_number, "u": user_id, "n": secrets.token_urlsafe(12)}
-    return signing.dumps(payload, salt=TOKEN_SALT)
-
-
-def read_token(token: str, *, phone_number: str | None = None, user: Any = None) -> TokenData:
-    """Check a token without using it up. Raises :class:`InvalidToken`."""
-    token_data = _verified_token_data(token, phone_number=phone_number, user=user)
-    if _store().get(_used_key(token_data)) is not None:
-        raise InvalidToken(_("The phone verification was already used."))
-    return token_data
-
-
-def _verified_token_data(
-    token: str, *, phone_number: str | None = None, user: Any = None
-) -> TokenData:
-    """The token's data when its signature, age, number and user are right (whether it
-    was used is not looked at)."""
-    token_data = _signed_token_data(token)
-    if phone_number is not None:
-        try:
-            same = normalize_phone(phone_number) == token_data.phone_number
-        except InvalidPhoneNumber:
-            same = False
-        if not same:
-            raise InvalidToken(_("The phone number does not match the verified number."))
-    if token_data.user_id is not None and (
-        user is None or str(getattr(user, "pk", "")) != token_data.user_id
-    ):
-        raise InvalidToken(_("The phone verification belongs to another account."))
-    return token_data
-
-
-def _signed_token_data(token: str) -> TokenData:
-    """The token's data when its signature and age are right."""
-    try:
-        data = signing.loads(str(token), salt=TOKEN_SALT, max_age=conf.TOKEN_MAX_AGE)
-    except signing.SignatureExpired:
-        raise InvalidToken(
-            _("The phone verification has expired. Verify the number again.")
-        ) from None
-    except signing.BadSignature:
-        raise InvalidToken(_("The phone verification is not valid.")) from None
-    if not isinstance(data, dict) or not isinstance(data.get("p"), str):
-        raise InvalidToken(_("The phone verification is not valid."))
-    return TokenData(phone_number=data["p"], user_id=data.get("u"), nonce=str(data.get("n")))
-
-
-def _used_key(token_data: TokenData) -> str:
-    """The store key that marks the token as used."""
-    return _key("token-used", token_data.nonce)
-
-
-def redeem_token(token: str, *, phone_number: str | None = None, user: Any = None) -> str:
-    """Use a token up (once) and return its verified phone number. Raises
-    :class:`InvalidToken`, also when the token was already redeemed.
-
-    The token is remembered as used in the limit store until it expires. In the database
-    store, inside a transaction, that is part of the transaction: redeem in the same
-    ``transaction.atomic()`` block as the save the token allows (as
-    :meth:`~django_textlink.forms.VerifiedPhoneFormMixin.save_with_verified_phone` does),
-    and a concurrent redemption of the same token waits for it, then fails; a rollback
-    gives the token back."""
-    # Not read_token(): whether it was used is decided by the add alone, which is then the
-    # first statement of the caller's transaction (on SQLite a read first would make the
-    # write fail at once, "database is locked", when another writer holds the lock).
-    data = _verified_token_data(token, phone_number=phone_number, user=user)
-    # Remembered past the token's own expiry (TOKEN_MAX_AGE, checked by the signature).
-    expires_at = now() + conf.TOKEN_MAX_AGE + 60
-    if not _store().add(_used_key(data), "1", expires_at):
-        raise InvalidToken(_("The phone verification was already used."))
-    return data.phone_number
-
-
-def release_token(token: str) -> None:
-    """Forget that ``token`` was used (its redemption was undone: the save it allowed
-    failed). In the database store a rollback does this already."""
-    try:
-        token_data = _signed_token_data(token)
-    except InvalidToken:
-        return
-    _store().delete([_used_key(token_data)])
-
-
-__all__ = [
-    "CheckResult",
-    "CountryNotAllowed",
-    "InvalidCode",
-    "InvalidPhoneNumber",
-    "InvalidToken",
-    "LimitExceeded",
-    "PhoneVerification",
-    "StartResult",
-    "VerificationError",
-    "VerificationUnavailable",
-    "clean_code",
-    "make_token",
-    "read_token",
-    "redeem_token",
-]

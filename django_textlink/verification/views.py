@@ -21,8 +21,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
 
-from django_textlink import session
-from django_textlink.forms import CodeForm, PhoneNumberForm
 from django_textlink.verification import (
     CountryNotAllowed,
     InvalidCode,
@@ -32,7 +30,9 @@ from django_textlink.verification import (
     PhoneVerification,
     VerificationUnavailable,
     read_token,
+    session,
 )
+from django_textlink.verification.forms import CodeForm, PhoneNumberForm
 
 if TYPE_CHECKING:
     PhoneFormView = FormView[PhoneNumberForm]

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django_textlink.limitstore import Store
+    from django_textlink.verification.store import Store
 
-#: The clock every limit reads; tests replace it (``django_textlink.ratelimit.clock``).
+#: The clock every limit reads; tests replace it (``django_textlink.verification.limits.clock``).
 clock: Callable[[], float] = time.time
 
 
