@@ -22,12 +22,13 @@ PYTHON_OLDEST ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3
 VENV_OLDEST ?= .venv-py310
 REQUIRE_OLDEST ?=
 
-.PHONY: demo worker test lint typecheck pytest test-latest test-postgres bench bench-webhooks clean help
+.PHONY: demo worker test test-fast lint typecheck pytest test-latest test-postgres bench bench-webhooks clean help
 
 help:
 	@echo "make demo    run the example project at http://127.0.0.1:$(PORT) (PORT=... to change)"
 	@echo "make worker  run the example's task worker (for the example run by hand with TEXTLINK_TASKS=db)"
 	@echo "make test    lint, type-check and run every test (Django 5.2, and Django 6.1 on Python 3.12+)"
+	@echo "make test-fast  every test but the end-to-end ones (demo, browser, workers), Django 5.2"
 	@echo "make test-postgres  every test again on the PostgreSQL server that PGHOST (PGPORT, PGUSER,"
 	@echo "             PGPASSWORD) names, both Django versions (5.2 on Python 3.10 when installed);"
 	@echo "             .ci/run starts a throwaway server for it"
@@ -63,6 +64,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest test-latest
+
+# Everything but the end-to-end tests (the e2e marker: tests/e2e/ and the multi-process
+# security replays), on Django 5.2 only: the quick loop while working. make test runs all.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not e2e"
 
 test-latest:
 	@if [ -z "$(PYTHON_LATEST)" ]; then \

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +27,7 @@ from django_textlink.conf import (
 )
 from django_textlink.exceptions import TextLinkConfigurationError, TextLinkError
 from tests.support.options import BAD_VALUES
+from tests.support.paths import ROOT
 
 
 def use(settings, **options):
@@ -467,7 +467,7 @@ assert not settings.configured
         capture_output=True,
         text=True,
         env=env,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
         timeout=60,
         check=False,
     )

@@ -19,7 +19,8 @@ from types import ModuleType
 import pytest
 from django.core.management.utils import get_random_secret_key
 
-from tests.support.example_server import EXAMPLE_DIR, example_env, free_port
+from tests.support.example_server import example_env, free_port
+from tests.support.paths import EXAMPLE_DIR
 
 WEBHOOK_SECRET = "whsec-example-test"  # else textlink.E006 fails the check with DEBUG off
 

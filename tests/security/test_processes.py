@@ -23,13 +23,13 @@ from django.db import connection
 
 from django_textlink.verification import PhoneVerification
 from tests.support.concurrency import file_sqlite_database
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
 PHONE = "+12025550143"
 COUNTING = "tests.support.limit_worker.CountingBackend"
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]  # real processes
 
 
 @pytest.fixture

@@ -230,8 +230,8 @@ def test_requests_without_a_client_address_are_never_unlimited(
     locmem: list[Any], remote: str
 ) -> None:
     """Before: behind nginx with gunicorn on a Unix socket, 200 of 200 sends went through
-    (here 100, from as many numbers).
-    (A missing REMOTE_ADDR, as some ASGI servers leave it, is in tests/test_clientip.py.)"""
+    (here 100, from as many numbers). (A missing REMOTE_ADDR, as some ASGI servers leave
+    it, is in tests/verification/test_clientip.py.)"""
     api = APIClient()
     statuses = []
     for n in range(200):

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
-EXAMPLE_DIR = Path(__file__).resolve().parent.parent.parent / "example_project"
+from tests.support.paths import EXAMPLE_DIR
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
 """``manage.py textlink_send`` and ``manage.py textlink_resume``, in process.
 
-tests/test_tasks_worker.py runs them in subprocesses against a real ``db_worker``.
+tests/e2e/test_tasks_worker.py runs them in subprocesses against a real ``db_worker``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """django_textlink.tasks goes through Django's tasks framework (django.tasks on Django 6,
 the django-tasks backport on 5.2), and runs inline when neither is installed.
 
-tests/test_tasks_worker.py runs the same tasks in a real ``db_worker`` process.
+tests/e2e/test_tasks_worker.py runs the same tasks in a real ``db_worker`` process.
 """
 
 from __future__ import annotations

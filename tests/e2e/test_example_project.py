@@ -1,7 +1,7 @@
 """The example project (what `make demo` runs) really starts and works.
 
 Runs the example's own manage.py in a subprocess, as a user would, on a throwaway SQLite
-database (see tests/support/example_server.py). tests/test_browser.py drives it with a
+database (see tests/support/example_server.py). tests/e2e/test_browser.py drives it with a
 real browser.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import requests
 
-from tests.support.example_server import EXAMPLE_DIR, example_env, free_port, run_example
+from tests.support.example_server import example_env, free_port, run_example
+from tests.support.paths import EXAMPLE_DIR
 
 
 def test_example_without_api_key_runs_on_console_backend_and_sends(tmp_path: Path) -> None:

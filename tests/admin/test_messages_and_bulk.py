@@ -23,8 +23,9 @@ from django_textlink.admin.actions import new_send_token
 from django_textlink.models import Broadcast, Contact, SMSMessage, VerifiedPhoneNumber
 from django_textlink.sending import create_broadcast
 from tests.support.changelist import action_data
-from tests.support.example_server import EXAMPLE_DIR, example_env, run_example
+from tests.support.example_server import example_env, run_example
 from tests.support.inline_tasks import run_tasks_inline
+from tests.support.paths import EXAMPLE_DIR
 
 pytestmark = pytest.mark.django_db
 

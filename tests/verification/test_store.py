@@ -1,6 +1,6 @@
 """The limit store (django_textlink.verification.store) on its own: both stores, one contract.
 
-The window limits on top of it are in tests/test_ratelimit.py; here the entries, their
+The window limits on top of it are in tests/verification/test_limits.py; here the entries, their
 expiry (on the limits' clock, which tests move), single use, and the database store's
 housekeeping.
 """

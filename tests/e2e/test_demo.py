@@ -44,7 +44,8 @@ import pytest
 
 from django_textlink.sandbox import SandboxClient
 from tests.support.browser import chromium_page, collect_js_errors, require_browser
-from tests.support.example_server import EXAMPLE_DIR, example_env, free_port
+from tests.support.example_server import example_env, free_port
+from tests.support.paths import EXAMPLE_DIR
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page

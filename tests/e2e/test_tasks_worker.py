@@ -27,7 +27,8 @@ import pytest
 
 from django_textlink.models import SMSMessage
 from django_textlink.sandbox import RunningSandbox, run_sandbox
-from tests.support.example_server import EXAMPLE_DIR, example_env
+from tests.support.example_server import example_env
+from tests.support.paths import EXAMPLE_DIR
 
 pytestmark = pytest.mark.worker
 

@@ -10,9 +10,8 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
 
 
 def test_client_benchmark_runs_and_reports_ratios_over_one_connection():

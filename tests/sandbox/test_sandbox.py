@@ -46,10 +46,10 @@ from django_textlink.sandbox import (
 )
 from django_textlink.sandbox.codes import CheckOutcome, CodeBook
 from django_textlink.sandbox.config import Faults, SandboxConfig
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parent.parent
 PHONE = "+12025550143"
 OTHER = "+12025550188"
 SECRET = "whsec-test-0123456789"  # tests/settings.py

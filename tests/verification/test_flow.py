@@ -1171,7 +1171,7 @@ def test_concurrent_checks_of_the_right_code_earn_one_token(
 ) -> None:
     """Each token can make an account: one code must earn one token, also when several
     checks of it race and TextLink says yes to each."""
-    configure(settings, BACKEND="tests.test_verification.ReusableCodeBackend")
+    configure(settings, BACKEND="tests.verification.test_flow.ReusableCodeBackend")
     start()
     code = code_for(PHONE)
 
