@@ -44,6 +44,13 @@ from requests.auth import AuthBase
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from django_textlink import __version__
+from django_textlink._masking import Secret, mask_phone
+from django_textlink._payloads import (
+    send_code_payload,
+    send_sms_payload,
+    update_contact_tag_payload,
+    verify_code_payload,
+)
 from django_textlink.conf import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
@@ -69,13 +76,6 @@ from django_textlink.exceptions import (
     TextLinkServerError,
     TextLinkTimeoutError,
     TextLinkTransportError,
-)
-from django_textlink.masking import Secret, mask_phone
-from django_textlink.payloads import (
-    send_code_payload,
-    send_sms_payload,
-    update_contact_tag_payload,
-    verify_code_payload,
 )
 from django_textlink.results import SendCodeResult, SendResult, TagResult, VerifyResult
 

@@ -1,4 +1,4 @@
-"""Phone numbers (``django_textlink.phone``) and masking (``django_textlink.masking``)."""
+"""Phone numbers (``django_textlink.phone``) and masking (``django_textlink._masking``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pickle
 
 import pytest
 
+from django_textlink._masking import Secret, mask_phone
 from django_textlink.exceptions import TextLinkConfigurationError
-from django_textlink.masking import Secret, mask_phone
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone, region_of
 
 # -- normalize_phone ----------------------------------------------------------------------

@@ -13,13 +13,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from django_textlink.backends.base import DEFAULT_CODE_LIFETIME_MS, BaseBackend
-from django_textlink.payloads import (
+from django_textlink._payloads import (
     send_code_payload,
     send_sms_payload,
     update_contact_tag_payload,
     verify_code_payload,
 )
+from django_textlink.backends.base import DEFAULT_CODE_LIFETIME_MS, BaseBackend
 from django_textlink.results import SendCodeResult, SendResult, TagResult, VerifyResult
 from django_textlink.sandbox.codes import CheckOutcome, CodeBook
 

@@ -19,9 +19,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from django_textlink import _queue
+from django_textlink._masking import mask_phone
 from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.exceptions import TextLinkError
-from django_textlink.masking import mask_phone
 from django_textlink.models import Contact
 
 logger = logging.getLogger("django_textlink.contacts")

@@ -17,11 +17,11 @@ from typing import Any
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from django_textlink._payloads import check_sim_card_id
 from django_textlink.conf import conf
 from django_textlink.messaging.run import enqueue_broadcast
 from django_textlink.messaging.single import check_text, new_custom_id
 from django_textlink.models import Broadcast, Contact, SMSMessage
-from django_textlink.payloads import check_sim_card_id
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
 
 logger = logging.getLogger("django_textlink.sending")

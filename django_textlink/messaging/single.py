@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from django.db.models import F
 from django.utils import timezone
 
+from django_textlink._masking import mask_phone
+from django_textlink._payloads import check_sim_card_id
 from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.conf import conf
 from django_textlink.exceptions import TextLinkError, TextLinkRateLimitError
-from django_textlink.masking import mask_phone
 from django_textlink.models import Contact, SMSMessage
-from django_textlink.payloads import check_sim_card_id
 from django_textlink.phone import normalize_phone
 
 logger = logging.getLogger("django_textlink.sending")

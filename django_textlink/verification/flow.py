@@ -32,10 +32,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from django_textlink._masking import mask_phone
 from django_textlink.backends import BaseBackend, get_backend
 from django_textlink.conf import conf
 from django_textlink.exceptions import TextLinkConfigurationError, TextLinkError
-from django_textlink.masking import mask_phone
 from django_textlink.phone import normalize_phone, region_of
 from django_textlink.signals import phone_verified
 from django_textlink.verification import state

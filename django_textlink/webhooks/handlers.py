@@ -21,11 +21,11 @@ from typing import Any
 from django.utils import timezone
 
 from django_textlink import signals
+from django_textlink._masking import mask_phone
+from django_textlink._payloads import E164_RE
 from django_textlink.conf import conf
 from django_textlink.contacts import book, tags
-from django_textlink.masking import mask_phone
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
-from django_textlink.payloads import E164_RE
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
 
 logger = logging.getLogger("django_textlink.events")

@@ -51,7 +51,6 @@ def api() -> APIClient:
     return APIClient()
 
 
-locmem = api_support.locmem
 textlink = api_support.textlink
 url = api_support.textlink_url
 
@@ -89,25 +88,25 @@ def assert_rate_limited(response: Any, limit: str) -> int:
 # -- send ----------------------------------------------------------------------------------
 
 
-def test_send_answers_202_without_the_code(api, locmem):
+def test_send_answers_202_without_the_code(api, textlink_locmem):
     response = send(api, "+1 (202) 555-0143")
 
     assert response.status_code == 202
     assert response.json() == {"phone_number": PHONE, "resend_in": 60, "expires_in": 600}
-    assert len(locmem) == 1
-    code = locmem[-1].code
-    assert locmem[-1].phone_number == PHONE
+    assert len(textlink_locmem) == 1
+    code = textlink_locmem[-1].code
+    assert textlink_locmem[-1].phone_number == PHONE
     assert code.encode() not in response.content
     assert all(code not in f"{name}: {value}" for name, value in response.headers.items())
 
 
-def test_send_reports_the_configured_lifetime_and_cooldown(api, locmem, settings):
+def test_send_reports_the_configured_lifetime_and_cooldown(api, textlink_locmem, settings):
     settings.TEXTLINK = {**settings.TEXTLINK, "CODE_LIFETIME": 300, "RESEND_COOLDOWN": 30}
     assert send(api).json() == {"phone_number": PHONE, "resend_in": 30, "expires_in": 300}
 
 
 @pytest.mark.parametrize("phone", ["12345", "+1 555", "phone", "+999123456789"])
-def test_send_refuses_an_invalid_number(api, locmem, phone):
+def test_send_refuses_an_invalid_number(api, textlink_locmem, phone):
     response = send(api, phone)
 
     assert response.status_code == 400
@@ -115,10 +114,10 @@ def test_send_refuses_an_invalid_number(api, locmem, phone):
     assert list(body) == ["phone_number"]
     assert len(body["phone_number"]) == 1
     assert isinstance(body["phone_number"][0], str)
-    assert locmem == []
+    assert textlink_locmem == []
 
 
-def test_send_refuses_a_country_outside_the_allow_list(api, locmem, settings):
+def test_send_refuses_a_country_outside_the_allow_list(api, textlink_locmem, settings):
     settings.TEXTLINK = {**settings.TEXTLINK, "ALLOWED_COUNTRIES": ["US"]}
 
     response = send(api, SERBIAN_PHONE)
@@ -127,23 +126,23 @@ def test_send_refuses_a_country_outside_the_allow_list(api, locmem, settings):
     assert response.json() == {
         "phone_number": ["We cannot send codes to phone numbers in this country."]
     }
-    assert locmem == []
+    assert textlink_locmem == []
     assert send(api, PHONE).status_code == 202
 
 
-def test_second_send_within_the_cooldown_is_429(api, locmem):
+def test_second_send_within_the_cooldown_is_429(api, textlink_locmem):
     assert send(api).status_code == 202
 
     response = send(api)
 
     retry_after = assert_rate_limited(response, "resend_cooldown")
     assert retry_after <= 61  # the cooldown, counted in whole 1-second slices
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
     # Another number is not affected by this number's cooldown.
     assert send(api, OTHER_PHONE).status_code == 202
 
 
-def test_sends_per_ip_are_limited(api, locmem, settings):
+def test_sends_per_ip_are_limited(api, textlink_locmem, settings):
     settings.TEXTLINK = {**settings.TEXTLINK, "SENDS_PER_IP_PER_HOUR": 3}
     phones = ["+12025550100", "+12025550101", "+12025550102", "+12025550103"]
 
@@ -151,7 +150,7 @@ def test_sends_per_ip_are_limited(api, locmem, settings):
 
     assert statuses == [202, 202, 202, 429]
     assert_rate_limited(send(api, "+12025550104", REMOTE_ADDR="203.0.113.7"), "sends_per_ip")
-    assert len(locmem) == 3
+    assert len(textlink_locmem) == 3
     # The limit is keyed on the client's address: another client still gets its code.
     assert send(api, "+12025550104", REMOTE_ADDR="198.51.100.9").status_code == 202
 
@@ -159,9 +158,9 @@ def test_sends_per_ip_are_limited(api, locmem, settings):
 # -- check ---------------------------------------------------------------------------------
 
 
-def test_full_flow_wrong_code_then_right_code(api, locmem):
+def test_full_flow_wrong_code_then_right_code(api, textlink_locmem):
     assert send(api).status_code == 202
-    code = locmem[-1].code
+    code = textlink_locmem[-1].code
 
     response = check(api, wrong(code))
     assert response.status_code == 400
@@ -183,7 +182,7 @@ def test_full_flow_wrong_code_then_right_code(api, locmem):
     assert VerifiedPhoneNumber.objects.filter(phone_number=PHONE, user=None).exists()
 
 
-def test_check_without_a_code_sent_is_a_wrong_code(api, locmem):
+def test_check_without_a_code_sent_is_a_wrong_code(api, textlink_locmem):
     response = check(api, "123456")
 
     assert response.status_code == 400
@@ -194,9 +193,9 @@ def test_check_without_a_code_sent_is_a_wrong_code(api, locmem):
     }
 
 
-def test_sixth_wrong_code_is_429_and_kills_the_code(api, locmem):
+def test_sixth_wrong_code_is_429_and_kills_the_code(api, textlink_locmem):
     send(api)
-    code = locmem[-1].code
+    code = textlink_locmem[-1].code
 
     lefts = [check(api, wrong(code)).json()["attempts_left"] for _ in range(5)]
 
@@ -207,10 +206,10 @@ def test_sixth_wrong_code_is_429_and_kills_the_code(api, locmem):
     assert_rate_limited(check(api, code), "wrong_codes")
 
 
-def test_checks_per_phone_are_limited(api, locmem, settings):
+def test_checks_per_phone_are_limited(api, textlink_locmem, settings):
     settings.TEXTLINK = {**settings.TEXTLINK, "CHECKS_PER_PHONE_PER_HOUR": 3}
     send(api)
-    code = locmem[-1].code
+    code = textlink_locmem[-1].code
 
     statuses = [check(api, wrong(code)).status_code for _ in range(3)]
 
@@ -220,7 +219,7 @@ def test_checks_per_phone_are_limited(api, locmem, settings):
     assert check(api, "123456", phone=OTHER_PHONE).status_code == 400
 
 
-def test_checks_without_a_live_code_count_against_the_client(api, locmem, settings):
+def test_checks_without_a_live_code_count_against_the_client(api, textlink_locmem, settings):
     settings.TEXTLINK = {**settings.TEXTLINK, "CHECKS_PER_IP_PER_HOUR": 3}
 
     statuses = [check(api, "123456").status_code for _ in range(3)]
@@ -230,7 +229,7 @@ def test_checks_without_a_live_code_count_against_the_client(api, locmem, settin
 
 
 @pytest.mark.parametrize("code", ["12-34", "12 34 5!", "12345?"])
-def test_check_refuses_input_not_shaped_like_a_code(api, locmem, code):
+def test_check_refuses_input_not_shaped_like_a_code(api, textlink_locmem, code):
     send(api)
 
     response = check(api, code)
@@ -239,20 +238,20 @@ def test_check_refuses_input_not_shaped_like_a_code(api, locmem, code):
     assert response.json() == {"code": ["Enter the code you received by SMS."]}
 
 
-def test_check_refuses_an_invalid_number(api, locmem):
+def test_check_refuses_an_invalid_number(api, textlink_locmem):
     response = check(api, "123456", phone="12345")
 
     assert response.status_code == 400
     assert list(response.json()) == ["phone_number"]
 
 
-def test_authenticated_user_gets_the_verification(api, locmem):
+def test_authenticated_user_gets_the_verification(api, textlink_locmem):
     user = get_user_model().objects.create_user("alice", password="pw-alice-123")
     other = get_user_model().objects.create_user("bob", password="pw-bob-123")
     api.force_authenticate(user)
     send(api)
 
-    body = check(api, locmem[-1].code).json()
+    body = check(api, textlink_locmem[-1].code).json()
 
     assert VerifiedPhoneNumber.objects.filter(phone_number=PHONE, user=user).exists()
     assert read_token(body["token"], user=user).user_id == str(user.pk)
@@ -266,7 +265,7 @@ def test_authenticated_user_gets_the_verification(api, locmem):
 # -- no account enumeration ----------------------------------------------------------------
 
 
-def test_a_number_of_an_account_answers_like_an_unknown_number(api, locmem):
+def test_a_number_of_an_account_answers_like_an_unknown_number(api, textlink_locmem):
     user = get_user_model().objects.create_user("carol", password="pw-carol-123")
     VerifiedPhoneNumber.record(PHONE, user)
 
@@ -276,7 +275,7 @@ def test_a_number_of_an_account_answers_like_an_unknown_number(api, locmem):
     assert known.json() == {**unknown.json(), "phone_number": PHONE}
     assert sorted(known.headers) == sorted(unknown.headers)
 
-    codes = {entry.phone_number: entry.code for entry in locmem}
+    codes = {entry.phone_number: entry.code for entry in textlink_locmem}
     known = check(api, wrong(codes[PHONE]), PHONE)
     unknown = check(api, wrong(codes[OTHER_PHONE]), OTHER_PHONE)
     assert known.status_code == unknown.status_code == 400
@@ -292,20 +291,20 @@ def test_a_number_of_an_account_answers_like_an_unknown_number(api, locmem):
 
 @pytest.mark.parametrize("path", [SEND, CHECK])
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
-def test_other_methods_are_405(api, locmem, path, method):
+def test_other_methods_are_405(api, textlink_locmem, path, method):
     response = getattr(api, method)(path)
 
     assert response.status_code == 405
-    assert locmem == []
+    assert textlink_locmem == []
 
 
 @pytest.mark.parametrize("path", [SEND, CHECK])
-def test_malformed_json_is_400(api, locmem, path):
+def test_malformed_json_is_400(api, textlink_locmem, path):
     response = api.post(path, '{"phone_number": "+12025550143"', content_type="application/json")
 
     assert response.status_code == 400
     assert "detail" in response.json()
-    assert locmem == []
+    assert textlink_locmem == []
 
 
 @pytest.mark.parametrize(
@@ -317,7 +316,7 @@ def test_malformed_json_is_400(api, locmem, path):
         (CHECK, {"code": "123456"}, {"phone_number"}),
     ],
 )
-def test_missing_fields_are_400(api, locmem, path, data, missing):
+def test_missing_fields_are_400(api, textlink_locmem, path, data, missing):
     response = api.post(path, data, format="json")
 
     assert response.status_code == 400
@@ -337,15 +336,15 @@ def test_missing_fields_are_400(api, locmem, path, data, missing):
         (SEND, ["+12025550143"], "non_field_errors"),
     ],
 )
-def test_badly_shaped_input_is_400(api, locmem, path, data, field):
+def test_badly_shaped_input_is_400(api, textlink_locmem, path, data, field):
     response = api.post(path, data, format="json")
 
     assert response.status_code == 400
     assert list(response.json()) == [field]
-    assert locmem == []
+    assert textlink_locmem == []
 
 
-def test_form_encoded_input_works_too(api, locmem):
+def test_form_encoded_input_works_too(api, textlink_locmem):
     response = api.post(SEND, {"phone_number": PHONE})
 
     assert response.status_code == 202
@@ -354,14 +353,14 @@ def test_form_encoded_input_works_too(api, locmem):
 # -- authentication, permissions and CSRF --------------------------------------------------
 
 
-def test_anonymous_requests_need_no_csrf_token(locmem):
+def test_anonymous_requests_need_no_csrf_token(textlink_locmem):
     api = APIClient(enforce_csrf_checks=True)
 
     assert send(api).status_code == 202
-    assert check(api, locmem[-1].code).status_code == 200
+    assert check(api, textlink_locmem[-1].code).status_code == 200
 
 
-def test_session_authenticated_requests_need_the_csrf_token(locmem):
+def test_session_authenticated_requests_need_the_csrf_token(textlink_locmem):
     user = get_user_model().objects.create_user("dave", password="pw-dave-123")
     api = APIClient(enforce_csrf_checks=True)
     api.force_login(user)
@@ -369,14 +368,14 @@ def test_session_authenticated_requests_need_the_csrf_token(locmem):
     refused = send(api)
     assert refused.status_code == 403
     assert "CSRF" in refused.json()["detail"]
-    assert locmem == []
+    assert textlink_locmem == []
 
     token = "a" * 32
     api.cookies["csrftoken"] = token
     assert send(api, HTTP_X_CSRFTOKEN=token).status_code == 202
 
 
-def test_permissions_can_be_tightened_by_subclassing(locmem):
+def test_permissions_can_be_tightened_by_subclassing(textlink_locmem):
     class MembersOnlySendCodeView(SendCodeView):
         permission_classes = [IsAuthenticated]
 
@@ -386,7 +385,7 @@ def test_permissions_can_be_tightened_by_subclassing(locmem):
     response = view(request)
 
     assert response.status_code == 403
-    assert locmem == []
+    assert textlink_locmem == []
 
 
 def test_rate_limited_exception_supports_drf_error_introspection():

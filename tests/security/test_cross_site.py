@@ -43,7 +43,6 @@ CROSS_SITE = {"Sec-Fetch-Site": "cross-site", "Origin": EVIL}
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin", "Origin": OWN}
 
 
-locmem = api_support.locmem
 textlink = api_support.textlink
 textlink_url = api_support.textlink_url
 
@@ -71,11 +70,11 @@ def assert_cross_site_refused(response: Any) -> None:
 # -- the attack ------------------------------------------------------------------------------
 
 
-def test_cross_site_send_is_refused_and_nothing_is_sent(client, locmem):
+def test_cross_site_send_is_refused_and_nothing_is_sent(client, textlink_locmem):
     response = send(client, CROSS_SITE)
 
     assert_cross_site_refused(response)
-    assert locmem == []
+    assert textlink_locmem == []
 
 
 def test_cross_site_send_through_textlink_makes_no_call(client, textlink, settings):
@@ -90,7 +89,7 @@ def test_cross_site_send_through_textlink_makes_no_call(client, textlink, settin
     assert len(textlink.calls) == 0
 
 
-def test_refused_sends_count_against_no_limit(client, locmem, settings):
+def test_refused_sends_count_against_no_limit(client, textlink_locmem, settings):
     """Refused before the service: no cooldown started, no per-IP or per-phone send used."""
     settings.TEXTLINK = {
         **settings.TEXTLINK,
@@ -101,7 +100,7 @@ def test_refused_sends_count_against_no_limit(client, locmem, settings):
         assert_cross_site_refused(send(client, CROSS_SITE))
 
     assert send(client, SAME_ORIGIN).status_code == 202
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
 
 def test_cross_site_check_is_refused_makes_no_verify_call_and_counts_nothing(
@@ -124,14 +123,14 @@ def test_cross_site_check_is_refused_makes_no_verify_call_and_counts_nothing(
     assert verify.call_count == 1
 
 
-def test_cross_site_check_with_the_right_code_earns_no_token(client, locmem):
+def test_cross_site_check_with_the_right_code_earns_no_token(client, textlink_locmem):
     assert send(client).status_code == 202
 
-    response = check(client, locmem[-1].code, CROSS_SITE)
+    response = check(client, textlink_locmem[-1].code, CROSS_SITE)
 
     assert_cross_site_refused(response)
     assert b"token" not in response.content
-    assert check(client, locmem[-1].code).status_code == 200
+    assert check(client, textlink_locmem[-1].code).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -143,17 +142,17 @@ def test_cross_site_check_with_the_right_code_earns_no_token(client, locmem):
     ],
     ids=["origin-null", "origin-null-upper-case", "cross-site-origin-null"],
 )
-def test_origin_null_is_refused(client, locmem, headers):
+def test_origin_null_is_refused(client, textlink_locmem, headers):
     """A sandboxed iframe, a data: or file: page: the browser hides where it comes from."""
     assert_cross_site_refused(send(client, headers))
-    assert locmem == []
+    assert textlink_locmem == []
 
 
-def test_origin_null_is_refused_even_with_origins_allowed(client, locmem, settings):
+def test_origin_null_is_refused_even_with_origins_allowed(client, textlink_locmem, settings):
     allow_origins(settings, "https://app.example.com", "https://*.example.com")
 
     assert_cross_site_refused(send(client, {"Origin": "null"}))
-    assert locmem == []
+    assert textlink_locmem == []
 
 
 @pytest.mark.parametrize(
@@ -166,18 +165,18 @@ def test_origin_null_is_refused_even_with_origins_allowed(client, locmem, settin
         "not an origin",
     ],
 )
-def test_a_foreign_origin_without_sec_fetch_site_is_refused(client, locmem, origin):
+def test_a_foreign_origin_without_sec_fetch_site_is_refused(client, textlink_locmem, origin):
     """Browsers that do not send Sec-Fetch-Site still send Origin with a POST."""
     assert_cross_site_refused(send(client, {"Origin": origin}))
-    assert locmem == []
+    assert textlink_locmem == []
 
 
-def test_cross_site_without_an_origin_is_refused(client, locmem):
+def test_cross_site_without_an_origin_is_refused(client, textlink_locmem):
     assert_cross_site_refused(send(client, {"Sec-Fetch-Site": "cross-site"}))
-    assert locmem == []
+    assert textlink_locmem == []
 
 
-def test_refusals_are_logged_with_the_origin(client, locmem, caplog):
+def test_refusals_are_logged_with_the_origin(client, textlink_locmem, caplog):
     with caplog.at_level(logging.INFO, logger="django_textlink.api"):
         send(client, CROSS_SITE)
 
@@ -190,39 +189,39 @@ def test_refusals_are_logged_with_the_origin(client, locmem, caplog):
 # -- what keeps working ----------------------------------------------------------------------
 
 
-def test_same_origin_browser_request_works(client, locmem):
+def test_same_origin_browser_request_works(client, textlink_locmem):
     response = send(client, SAME_ORIGIN)
 
     assert response.status_code == 202
-    assert len(locmem) == 1
-    verified = check(client, locmem[-1].code, SAME_ORIGIN)
+    assert len(textlink_locmem) == 1
+    verified = check(client, textlink_locmem[-1].code, SAME_ORIGIN)
     assert verified.status_code == 200
     assert verified.json()["verified"] is True
 
 
-def test_same_site_browser_request_works(client, locmem):
+def test_same_site_browser_request_works(client, textlink_locmem):
     """A page of a sibling subdomain (accounts.testserver calling testserver)."""
     response = send(client, {"Sec-Fetch-Site": "same-site", "Origin": "http://accounts.testserver"})
 
     assert response.status_code == 202
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
 
-def test_user_initiated_request_works(client, locmem):
+def test_user_initiated_request_works(client, textlink_locmem):
     assert send(client, {"Sec-Fetch-Site": "none"}).status_code == 202
 
 
-def test_request_without_browser_headers_works(client, locmem):
+def test_request_without_browser_headers_works(client, textlink_locmem):
     """A mobile app, curl, another server: neither Sec-Fetch-Site nor Origin."""
     response = client.post(
         SEND, json.dumps({"phone_number": PHONE}), content_type="application/json"
     )
 
     assert response.status_code == 202
-    assert check(client, locmem[-1].code).status_code == 200
+    assert check(client, textlink_locmem[-1].code).status_code == 200
 
 
-def test_own_origin_without_sec_fetch_site_works(client, locmem):
+def test_own_origin_without_sec_fetch_site_works(client, textlink_locmem):
     assert send(client, {"Origin": OWN}).status_code == 202
 
 
@@ -236,7 +235,7 @@ def test_own_origin_without_sec_fetch_site_works(client, locmem):
         ("http://localhost:80", {"headers": {"Host": "localhost"}}, True),
     ],
 )
-def test_own_origin_is_scheme_host_and_port(client, locmem, origin, extra, works):
+def test_own_origin_is_scheme_host_and_port(client, textlink_locmem, origin, extra, works):
     headers = {"Origin": origin, **extra.pop("headers", {})}
 
     response = send(client, headers, **extra)
@@ -247,13 +246,13 @@ def test_own_origin_is_scheme_host_and_port(client, locmem, origin, extra, works
         assert_cross_site_refused(response)
 
 
-def test_an_allowed_origin_works_cross_site(client, locmem, settings):
+def test_an_allowed_origin_works_cross_site(client, textlink_locmem, settings):
     allow_origins(settings, "https://app.example.com")
 
     response = send(client, {"Sec-Fetch-Site": "cross-site", "Origin": "https://app.example.com"})
 
     assert response.status_code == 202
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
     # Still only that one.
     assert_cross_site_refused(send(client, CROSS_SITE))
     assert_cross_site_refused(
@@ -264,13 +263,13 @@ def test_an_allowed_origin_works_cross_site(client, locmem, settings):
     )
 
 
-def test_an_allowed_origin_works_without_sec_fetch_site(client, locmem, settings):
+def test_an_allowed_origin_works_without_sec_fetch_site(client, textlink_locmem, settings):
     allow_origins(settings, "https://APP.example.com/")  # normalised, like conf does
 
     assert send(client, {"Origin": "https://app.example.com"}).status_code == 202
 
 
-def test_the_default_port_may_be_spelled_out(client, locmem, settings):
+def test_the_default_port_may_be_spelled_out(client, textlink_locmem, settings):
     allow_origins(settings, "https://app.example.com:443")
 
     response = send(client, {"Sec-Fetch-Site": "cross-site", "Origin": "https://app.example.com"})
@@ -290,24 +289,24 @@ def test_the_default_port_may_be_spelled_out(client, locmem, settings):
         ("https://m.example.com:8443", False),  # another port
     ],
 )
-def test_a_wildcard_allows_subdomains_only(client, locmem, settings, origin, allowed):
+def test_a_wildcard_allows_subdomains_only(client, textlink_locmem, settings, origin, allowed):
     allow_origins(settings, "https://*.example.com")
 
     response = send(client, {"Sec-Fetch-Site": "cross-site", "Origin": origin})
 
     if allowed:
         assert response.status_code == 202
-        assert len(locmem) == 1
+        assert len(textlink_locmem) == 1
     else:
         assert_cross_site_refused(response)
-        assert locmem == []
+        assert textlink_locmem == []
 
 
 # -- subclasses and authentication -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("permissions", [[IsAuthenticated], []])
-def test_subclasses_with_other_permissions_keep_the_protection(locmem, permissions):
+def test_subclasses_with_other_permissions_keep_the_protection(textlink_locmem, permissions):
     class CustomSendCodeView(SendCodeView):
         permission_classes = permissions
 
@@ -321,16 +320,16 @@ def test_subclasses_with_other_permissions_keep_the_protection(locmem, permissio
 
     assert response.status_code == 403
     assert json.loads(response.content)["code"] == "cross_site"
-    assert locmem == []
+    assert textlink_locmem == []
 
 
-def test_a_logged_in_visitor_is_refused_before_authentication(client, locmem):
+def test_a_logged_in_visitor_is_refused_before_authentication(client, textlink_locmem):
     """The check comes first: a cross-site request is refused as such, whoever sends it."""
     user = get_user_model().objects.create_user("erin", password="pw-erin-123")
     client.force_login(user)
 
     assert_cross_site_refused(send(client, CROSS_SITE))
-    assert locmem == []
+    assert textlink_locmem == []
 
 
 # -- the rules, one request at a time --------------------------------------------------------

@@ -34,12 +34,9 @@ EARLY_WEBHOOK = "tests.security.test_verification_attacks.EarlyWebhookBackend"
 
 
 @pytest.fixture
-def locmem(settings: Any, clock: FakeClock) -> list[Any]:
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
-    }
-    return django_textlink.outbox
+def outbox(textlink_locmem: list[Any], clock: FakeClock) -> list[Any]:
+    """The locmem backend's outbox (the plugin's ``textlink_locmem``), on the fake clock."""
+    return textlink_locmem
 
 
 def phone(n: int) -> str:  # valid US numbers
@@ -69,7 +66,7 @@ def flush_with_cheap_checks(api: APIClient, count: int = 400) -> None:
 
 
 def test_flushing_the_cache_does_not_reset_the_per_ip_limit(
-    locmem: list[Any], clock: FakeClock
+    outbox: list[Any], clock: FakeClock
 ) -> None:
     """Before: 40 codes sent from one IP in a minute (limit 10 per hour)."""
     api = APIClient()
@@ -79,13 +76,13 @@ def test_flushing_the_cache_does_not_reset_the_per_ip_limit(
         if n == 9:
             flush_with_cheap_checks(api)
         clock.advance(1.5)
-    assert codes_sent(locmem) == 10
+    assert codes_sent(outbox) == 10
     assert statuses.count(202) == 10
     assert set(statuses[10:]) == {429}
 
 
 def test_flushing_the_cache_does_not_reset_the_cooldown(
-    locmem: list[Any], clock: FakeClock
+    outbox: list[Any], clock: FakeClock
 ) -> None:
     """Before: 6 codes to one number in 2 minutes (cooldown 60 s)."""
     api = APIClient()
@@ -95,16 +92,16 @@ def test_flushing_the_cache_does_not_reset_the_cooldown(
             flush_with_cheap_checks(api)
         caches["default"].clear()  # and a restart, or another process, on top of it
         clock.advance(20)
-    assert codes_sent(locmem, VICTIM) == 2  # at 0 s and at 60 s, in 2 minutes
+    assert codes_sent(outbox, VICTIM) == 2  # at 0 s and at 60 s, in 2 minutes
 
 
 def test_flushing_the_cache_does_not_reset_the_wrong_code_limit(
-    locmem: list[Any], clock: FakeClock
+    outbox: list[Any], clock: FakeClock
 ) -> None:
     """Before: 30 wrong codes checked against one code (limit 5)."""
     api = APIClient()
     assert send(api, VICTIM, ip="203.0.113.1").status_code == 202
-    right = locmem[-1].code
+    right = outbox[-1].code
     wrong = "000000" if right != "000000" else "111111"
     answers = []
     for n in range(30):
@@ -116,14 +113,14 @@ def test_flushing_the_cache_does_not_reset_the_wrong_code_limit(
     assert check(api, VICTIM, right, ip="203.0.113.99").status_code == 429
 
 
-def test_the_cheap_checks_themselves_are_limited_per_client(locmem: list[Any]) -> None:
+def test_the_cheap_checks_themselves_are_limited_per_client(outbox: list[Any]) -> None:
     api = APIClient()
     statuses = [check(api, phone(1000 + n), "123456").status_code for n in range(40)]
     assert statuses.count(400) == 30  # CHECKS_PER_IP_PER_HOUR
     assert set(statuses[30:]) == {429}
 
 
-def test_the_limits_survive_a_restart(locmem: list[Any]) -> None:
+def test_the_limits_survive_a_restart(outbox: list[Any]) -> None:
     api = APIClient()
     for n in range(10):
         assert send(api, phone(100 + n)).status_code == 202
@@ -132,26 +129,26 @@ def test_the_limits_survive_a_restart(locmem: list[Any]) -> None:
     assert send(api, phone(200)).status_code == 429
 
 
-def test_the_state_holds_no_number_ip_or_token(locmem: list[Any]) -> None:
+def test_the_state_holds_no_number_ip_or_token(outbox: list[Any]) -> None:
     api = APIClient()
     send(api, VICTIM)
-    token = check(api, VICTIM, locmem[-1].code).json()["token"]
+    token = check(api, VICTIM, outbox[-1].code).json()["token"]
     rows = list(VerificationState.objects.values_list("key", "value"))
     assert rows
     dump = repr(rows)
-    for secret in (VICTIM, VICTIM[1:], ATTACKER_IP, token, locmem[-1].code):
+    for secret in (VICTIM, VICTIM[1:], ATTACKER_IP, token, outbox[-1].code):
         assert secret not in dump
 
 
 # -- 2. one verification could make several accounts ----------------------------------------
 
 
-def test_a_used_token_stays_used_after_the_cache_is_flushed(locmem: list[Any]) -> None:
+def test_a_used_token_stays_used_after_the_cache_is_flushed(outbox: list[Any]) -> None:
     from django_textlink.verification import InvalidToken, redeem_token
 
     verification = PhoneVerification()
     verification.start(VICTIM)
-    token = verification.check(VICTIM, locmem[-1].code).token
+    token = verification.check(VICTIM, outbox[-1].code).token
     assert token is not None
     redeem_token(token)
     for cache in caches.all():
@@ -183,11 +180,11 @@ def test_a_sent_webhook_that_arrives_before_the_send_code_answer_stores_no_code(
     assert WebhookEvent.objects.count() == 1
 
 
-def test_a_sent_webhook_in_another_process_stores_no_code(locmem: list[Any]) -> None:
+def test_a_sent_webhook_in_another_process_stores_no_code(outbox: list[Any]) -> None:
     """The marker is in the database: a process whose cache never saw the send (here:
     this one, its caches emptied) still recognises the code SMS."""
     PhoneVerification().start(VICTIM)
-    code = locmem[-1].code
+    code = outbox[-1].code
     for cache in caches.all():
         cache.clear()
     response = Client().post(
@@ -227,7 +224,7 @@ class EarlyWebhookBackend(LocMemBackend):
 
 @pytest.mark.parametrize("remote", ["", "unknown", "unix:/run/gunicorn.sock"])
 def test_requests_without_a_client_address_are_never_unlimited(
-    locmem: list[Any], remote: str
+    outbox: list[Any], remote: str
 ) -> None:
     """Before: behind nginx with gunicorn on a Unix socket, 200 of 200 sends went through
     (here 100, from as many numbers). (A missing REMOTE_ADDR, as some ASGI servers leave
@@ -240,10 +237,10 @@ def test_requests_without_a_client_address_are_never_unlimited(
         )
         statuses.append(request.status_code)
     assert statuses.count(202) == 10
-    assert codes_sent(locmem) == 10
+    assert codes_sent(outbox) == 10
 
 
-def test_a_trusted_unix_socket_proxy_names_each_client(locmem: list[Any], settings: Any) -> None:
+def test_a_trusted_unix_socket_proxy_names_each_client(outbox: list[Any], settings: Any) -> None:
     settings.TEXTLINK = {**settings.TEXTLINK, "TRUSTED_PROXIES": ["unix"]}
     api = APIClient()
     for client in range(3):
@@ -256,14 +253,14 @@ def test_a_trusted_unix_socket_proxy_names_each_client(locmem: list[Any], settin
                 # The left part is the client's own (spoofable) claim; nginx appends the peer.
                 HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 203.0.113.{client}",
             )
-    assert codes_sent(locmem) == 30  # ten per client, whatever it claimed
+    assert codes_sent(outbox) == 30  # ten per client, whatever it claimed
 
 
 # -- 5. anyone could lock a number out for an hour ----------------------------------------------
 
 
 def test_checks_before_a_code_do_not_lock_the_owner_out(
-    locmem: list[Any], clock: FakeClock
+    outbox: list[Any], clock: FakeClock
 ) -> None:
     """Before: ten checks for a number with no live code exhausted its checks; its owner's
     code was then sent (and paid for) but refused, Retry-After 3796 s."""
@@ -271,12 +268,12 @@ def test_checks_before_a_code_do_not_lock_the_owner_out(
     for _ in range(30):
         check(api, VICTIM, "123456")  # the attacker, before the owner asks for a code
     assert send(api, VICTIM, ip="203.0.113.5").status_code == 202
-    answer = check(api, VICTIM, locmem[-1].code, ip="203.0.113.5")
+    answer = check(api, VICTIM, outbox[-1].code, ip="203.0.113.5")
     assert answer.status_code == 200
     assert answer.json()["verified"] is True
 
 
-def test_retry_after_never_exceeds_the_window(locmem: list[Any], clock: FakeClock) -> None:
+def test_retry_after_never_exceeds_the_window(outbox: list[Any], clock: FakeClock) -> None:
     api = APIClient()
     clock.set(299)  # late in a five-minute slice
     for n in range(10):
@@ -289,11 +286,11 @@ def test_retry_after_never_exceeds_the_window(locmem: list[Any], clock: FakeCloc
         assert int(refusal["Retry-After"]) == 299 + 3600 - offset
 
 
-def test_the_html_flow_counts_in_the_same_store(locmem: list[Any], client: Client) -> None:
+def test_the_html_flow_counts_in_the_same_store(outbox: list[Any], client: Client) -> None:
     """The HTML views share the service and its store: no second, weaker path."""
     for n in range(12):
         client.post(reverse("textlink:verify"), {"phone_number": phone(100 + n)}, REMOTE_ADDR="")
-    assert codes_sent(locmem) == 10
+    assert codes_sent(outbox) == 10
     assert session.PHONE_KEY in client.session
 
 

@@ -16,18 +16,6 @@ from typing import Any
 import pytest
 import responses
 
-import django_textlink
-
-
-@pytest.fixture
-def locmem(settings: Any) -> list[Any]:
-    """The locmem backend; what it "sent" (``django_textlink.outbox``)."""
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
-    }
-    return django_textlink.outbox
-
 
 @pytest.fixture
 def textlink(settings: Any) -> Iterator[responses.RequestsMock]:

@@ -15,7 +15,6 @@ import io
 import json
 import logging
 import pickle
-import secrets
 import sys
 import threading
 import time
@@ -39,6 +38,7 @@ from django_textlink.backends.locmem import LocMemBackend
 from django_textlink.models import VerifiedPhoneNumber, is_phone_verified
 from django_textlink.results import VerifyResult
 from django_textlink.sandbox import run_sandbox
+from django_textlink.sandbox.codes import CodeBook, random_code
 from django_textlink.signals import phone_verified
 from django_textlink.verification import (
     CheckResult,
@@ -127,7 +127,9 @@ class FakeTextLink:
 
     def __init__(self, mock: responses.RequestsMock) -> None:
         self.mock = mock
-        self.codes: dict[str, str] = {}
+        #: The sandbox's code model (issue, supersede, expire, single use), as TextLink keeps
+        #: codes; each code is a random one unless ``next_code`` says which.
+        self.codes = CodeBook(generate=self._generate)
         self.next_code: str | None = None
         self.send_fault: Fault | None = None
         self.verify_fault: Fault | None = None
@@ -146,18 +148,18 @@ class FakeTextLink:
         if self.send_fault is not None:
             return self._answer(self.send_fault)
         body = json.loads(request.body)
-        code = self.next_code or f"{secrets.randbelow(10**6):06d}"
-        self.next_code = None
-        self.codes[body["phone_number"]] = code
-        return 200, {}, json.dumps({"ok": True, "code": code})
+        issued = self.codes.issue(body["phone_number"], body.get("expiration_time", 600_000))
+        return 200, {}, json.dumps({"ok": True, "code": issued.code})
+
+    def _generate(self) -> str:
+        code, self.next_code = self.next_code or random_code(), None
+        return code
 
     def _verify_code(self, request: Any) -> Any:
         if self.verify_fault is not None:
             return self._answer(self.verify_fault)
         body = json.loads(request.body)
-        expected = self.codes.get(body["phone_number"])
-        if expected is not None and secrets.compare_digest(str(body["code"]), expected):
-            del self.codes[body["phone_number"]]
+        if self.codes.check(body["phone_number"], str(body["code"])):
             return 200, {}, json.dumps({"ok": True})
         return 200, {}, json.dumps({"ok": False, "message": "Invalid code"})
 

@@ -39,13 +39,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def locmem(settings: Any) -> list[Any]:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
-    }
-    return django_textlink.outbox
+def fast_signups(settings: Any, textlink_locmem: list[Any]) -> list[Any]:
+    """The locmem backend (the plugin's ``textlink_locmem``) and a fast password hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return textlink_locmem
 
 
 def make_request(user: Any = None) -> HttpRequest:

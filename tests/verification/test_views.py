@@ -24,7 +24,6 @@ from django.test import Client
 from django.urls import reverse
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-import django_textlink
 from django_textlink.models import VerifiedPhoneNumber
 from django_textlink.verification import PhoneVerification, limits, session
 from tests.support.clock import FakeClock
@@ -53,12 +52,6 @@ def done_url() -> str:
 
 def text(response: HttpResponse) -> str:
     return response.content.decode()
-
-
-@pytest.fixture
-def locmem(settings: Any) -> list[Any]:
-    settings.TEXTLINK = {**settings.TEXTLINK, "BACKEND": LOCMEM}
-    return django_textlink.outbox
 
 
 @pytest.fixture
@@ -174,7 +167,7 @@ def assert_accessible(response: HttpResponse) -> PageParser:
 # -- step 1: the phone number --------------------------------------------------------------
 
 
-def test_verify_page_has_a_labelled_tel_input(client: Client, locmem: list[Any]) -> None:
+def test_verify_page_has_a_labelled_tel_input(client: Client, textlink_locmem: list[Any]) -> None:
     response = client.get(verify_url())
 
     assert response.status_code == 200
@@ -199,7 +192,7 @@ def test_verify_page_has_a_labelled_tel_input(client: Client, locmem: list[Any])
     ],
 )
 def test_invalid_number_shows_the_error_and_sends_nothing(
-    client: Client, locmem: list[Any], value: str, message: str
+    client: Client, textlink_locmem: list[Any], value: str, message: str
 ) -> None:
     response = client.post(verify_url(), {"phone_number": value})
 
@@ -209,12 +202,12 @@ def test_invalid_number_shows_the_error_and_sends_nothing(
     phone = field(page, "phone_number")
     assert phone["aria-invalid"] == "true"
     assert f"{phone['id']}_error" in str(phone["aria-describedby"]).split()
-    assert locmem == []
+    assert textlink_locmem == []
     assert session.PHONE_KEY not in client.session
 
 
 def test_country_outside_the_allow_list_is_refused_before_sending(
-    client: Client, locmem: list[Any], settings: Any
+    client: Client, textlink_locmem: list[Any], settings: Any
 ) -> None:
     settings.TEXTLINK = {**settings.TEXTLINK, "ALLOWED_COUNTRIES": ["US"]}
 
@@ -222,22 +215,22 @@ def test_country_outside_the_allow_list_is_refused_before_sending(
 
     assert response.status_code == 200
     assert "We cannot send codes to phone numbers in this country." in text(response)
-    assert locmem == []
+    assert textlink_locmem == []
 
 
 def test_valid_number_sends_a_code_and_redirects_to_confirm(
-    client: Client, locmem: list[Any]
+    client: Client, textlink_locmem: list[Any]
 ) -> None:
     response = client.post(verify_url(), {"phone_number": "+1 (202) 555-0143"})
 
     assert response.status_code == 302
     assert response["Location"] == confirm_url()
-    assert len(locmem) == 1
-    assert locmem[0].kind == "code"
-    assert locmem[0].phone_number == PHONE  # normalized to E.164
-    assert locmem[0].expiration_time == 600_000
+    assert len(textlink_locmem) == 1
+    assert textlink_locmem[0].kind == "code"
+    assert textlink_locmem[0].phone_number == PHONE  # normalized to E.164
+    assert textlink_locmem[0].expiration_time == 600_000
     assert client.session[session.PHONE_KEY] == PHONE
-    assert locmem[0].code not in str(dict(client.session.items()))
+    assert textlink_locmem[0].code not in str(dict(client.session.items()))
 
 
 @pytest.mark.parametrize(
@@ -252,14 +245,16 @@ def test_valid_number_sends_a_code_and_redirects_to_confirm(
     ],
 )
 def test_next_is_carried_to_confirm_only_when_safe(
-    client: Client, locmem: list[Any], next_url: str, carried: bool
+    client: Client, textlink_locmem: list[Any], next_url: str, carried: bool
 ) -> None:
     response = start(client, next_url=next_url)
 
     assert response["Location"] == (confirm_url(next_url) if carried else confirm_url())
 
 
-def test_next_in_the_query_string_is_carried_too(client: Client, locmem: list[Any]) -> None:
+def test_next_in_the_query_string_is_carried_too(
+    client: Client, textlink_locmem: list[Any]
+) -> None:
     page = client.get(verify_url("/account/"))
     hidden = field(parse(page), "next")
     assert hidden["type"] == "hidden"
@@ -270,7 +265,9 @@ def test_next_in_the_query_string_is_carried_too(client: Client, locmem: list[An
     assert response["Location"] == confirm_url("/account/")
 
 
-def test_unsafe_next_is_not_echoed_into_the_page(client: Client, locmem: list[Any]) -> None:
+def test_unsafe_next_is_not_echoed_into_the_page(
+    client: Client, textlink_locmem: list[Any]
+) -> None:
     response = client.get(verify_url("javascript:alert(1)"))
 
     assert response.status_code == 200
@@ -282,7 +279,7 @@ def test_unsafe_next_is_not_echoed_into_the_page(client: Client, locmem: list[An
 
 
 def test_confirm_without_a_pending_phone_redirects_to_verify(
-    client: Client, locmem: list[Any]
+    client: Client, textlink_locmem: list[Any]
 ) -> None:
     get = client.get(confirm_url())
     assert get.status_code == 302
@@ -300,7 +297,7 @@ def test_confirm_without_a_pending_phone_redirects_to_verify(
 
 
 def test_confirm_page_shows_the_number_and_the_resend_cooldown(
-    client: Client, locmem: list[Any], clock: FakeClock
+    client: Client, textlink_locmem: list[Any], clock: FakeClock
 ) -> None:
     start(client, next_url="/account/")
 
@@ -324,9 +321,11 @@ def test_confirm_page_shows_the_number_and_the_resend_cooldown(
     assert "django_textlink/countdown.js" in body
 
 
-def test_wrong_code_shows_an_error_and_sends_nothing(client: Client, locmem: list[Any]) -> None:
+def test_wrong_code_shows_an_error_and_sends_nothing(
+    client: Client, textlink_locmem: list[Any]
+) -> None:
     start(client)
-    right = locmem[-1].code
+    right = textlink_locmem[-1].code
 
     response = client.post(confirm_url(), {"code": wrong_code(right)})
 
@@ -334,7 +333,7 @@ def test_wrong_code_shows_an_error_and_sends_nothing(client: Client, locmem: lis
     assert "That code is not right. Check the SMS and try again." in text(response)
     page = assert_accessible(response)
     assert field(page, "code")["aria-invalid"] == "true"
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
     assert not is_verified(PHONE)
     assert client.session[session.PHONE_KEY] == PHONE
     assert session.TOKEN_KEY not in client.session
@@ -342,7 +341,7 @@ def test_wrong_code_shows_an_error_and_sends_nothing(client: Client, locmem: lis
 
 @pytest.mark.parametrize("code", ["", "12-34", "<script>", "1" * 13])
 def test_malformed_code_is_refused_by_the_form(
-    client: Client, locmem: list[Any], code: str
+    client: Client, textlink_locmem: list[Any], code: str
 ) -> None:
     start(client)
 
@@ -354,9 +353,9 @@ def test_malformed_code_is_refused_by_the_form(
     assert not is_verified(PHONE)
 
 
-def test_code_with_spaces_is_accepted(client: Client, locmem: list[Any]) -> None:
+def test_code_with_spaces_is_accepted(client: Client, textlink_locmem: list[Any]) -> None:
     start(client)
-    code = locmem[-1].code
+    code = textlink_locmem[-1].code
 
     response = client.post(confirm_url(), {"code": f" {code[:3]} {code[3:]} "})
 
@@ -365,12 +364,12 @@ def test_code_with_spaces_is_accepted(client: Client, locmem: list[Any]) -> None
 
 
 def test_a_posted_phone_number_cannot_swap_the_phone_being_verified(
-    client: Client, locmem: list[Any]
+    client: Client, textlink_locmem: list[Any]
 ) -> None:
     start(client, phone=PHONE)
     PhoneVerification().start(OTHER)  # B gets a real code, e.g. the attacker's own phone
-    other_code = locmem[-1].code
-    assert locmem[-1].phone_number == OTHER
+    other_code = textlink_locmem[-1].code
+    assert textlink_locmem[-1].phone_number == OTHER
 
     response = client.post(confirm_url(), {"code": other_code, "phone_number": OTHER})
 
@@ -396,10 +395,10 @@ def test_a_posted_phone_number_cannot_swap_the_phone_being_verified(
     ],
 )
 def test_right_code_verifies_and_redirects_to_a_safe_next_only(
-    client: Client, locmem: list[Any], next_url: str | None, expected: str | None
+    client: Client, textlink_locmem: list[Any], next_url: str | None, expected: str | None
 ) -> None:
     start(client)
-    data = {"code": locmem[-1].code}
+    data = {"code": textlink_locmem[-1].code}
     if next_url is not None:
         data["next"] = next_url
 
@@ -410,24 +409,28 @@ def test_right_code_verifies_and_redirects_to_a_safe_next_only(
     assert is_verified(PHONE)
     assert session.PHONE_KEY not in client.session
     assert client.session[session.TOKEN_KEY]
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
 
-def test_safe_next_travels_through_the_whole_flow(client: Client, locmem: list[Any]) -> None:
+def test_safe_next_travels_through_the_whole_flow(
+    client: Client, textlink_locmem: list[Any]
+) -> None:
     response = client.post(verify_url("/account/"), {"phone_number": PHONE})
     page = client.get(response["Location"])
     hidden = [item for item in parse(page).inputs if item.get("name") == "next"]
     assert [item["value"] for item in hidden] == ["/account/", "/account/"]
 
-    response = client.post(response["Location"], {"code": locmem[-1].code, "next": "/account/"})
+    response = client.post(
+        response["Location"], {"code": textlink_locmem[-1].code, "next": "/account/"}
+    )
 
     assert response.status_code == 302
     assert response["Location"] == "/account/"
 
 
-def test_done_page_shows_the_verified_number(client: Client, locmem: list[Any]) -> None:
+def test_done_page_shows_the_verified_number(client: Client, textlink_locmem: list[Any]) -> None:
     start(client)
-    client.post(confirm_url(), {"code": locmem[-1].code})
+    client.post(confirm_url(), {"code": textlink_locmem[-1].code})
 
     response = client.get(done_url())
 
@@ -439,7 +442,7 @@ def test_done_page_shows_the_verified_number(client: Client, locmem: list[Any]) 
     assert client.get(confirm_url())["Location"] == verify_url()
 
 
-def test_done_page_without_a_verification(client: Client, locmem: list[Any]) -> None:
+def test_done_page_without_a_verification(client: Client, textlink_locmem: list[Any]) -> None:
     response = client.get(done_url())
 
     assert response.status_code == 200
@@ -447,7 +450,7 @@ def test_done_page_without_a_verification(client: Client, locmem: list[Any]) -> 
     assert_accessible(response)
 
 
-def test_done_page_ignores_a_tampered_token(client: Client, locmem: list[Any]) -> None:
+def test_done_page_ignores_a_tampered_token(client: Client, textlink_locmem: list[Any]) -> None:
     store = client.session
     store[session.TOKEN_KEY] = "not-a-signed-token"
     store.save()
@@ -462,7 +465,7 @@ def test_done_page_ignores_a_tampered_token(client: Client, locmem: list[Any]) -
 
 
 def test_resend_before_the_cooldown_is_refused_without_sending(
-    client: Client, locmem: list[Any]
+    client: Client, textlink_locmem: list[Any]
 ) -> None:
     start(client)
 
@@ -475,29 +478,29 @@ def test_resend_before_the_cooldown_is_refused_without_sending(
     assert 'id="resend-errors"' in body
     assert "A new code is on its way" not in body
     assert 1 <= int(response["Retry-After"]) <= 61
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
 
 def test_resend_after_the_cooldown_sends_a_new_code(
-    client: Client, locmem: list[Any], clock: FakeClock
+    client: Client, textlink_locmem: list[Any], clock: FakeClock
 ) -> None:
     sent_at = clock.now
     start(client)
-    old_code = locmem[-1].code
+    old_code = textlink_locmem[-1].code
     resend_in = announced_resend_in(text(client.get(confirm_url())))
 
     clock.now = sent_at + resend_in - 1  # one second early: still refused
     assert client.post(confirm_url(), {"resend": "1"}).status_code == 429
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
     clock.now = sent_at + resend_in  # what the page announced
     response = client.post(confirm_url(), {"resend": "1"})
 
     assert response.status_code == 200
     assert "A new code is on its way." in text(response)
-    assert len(locmem) == 2
-    assert locmem[-1].phone_number == PHONE
-    new_code = locmem[-1].code
+    assert len(textlink_locmem) == 2
+    assert textlink_locmem[-1].phone_number == PHONE
+    new_code = textlink_locmem[-1].code
     assert announced_resend_in(text(response)) == resend_in  # the cooldown starts again
     if new_code != old_code:  # the new code replaces the old one
         assert client.post(confirm_url(), {"code": old_code}).status_code == 200
@@ -506,10 +509,10 @@ def test_resend_after_the_cooldown_sends_a_new_code(
 
 
 def test_too_many_wrong_codes_are_refused_even_the_right_one(
-    client: Client, locmem: list[Any]
+    client: Client, textlink_locmem: list[Any]
 ) -> None:
     start(client)
-    right = locmem[-1].code
+    right = textlink_locmem[-1].code
     wrong = wrong_code(right)
 
     for _attempt in range(4):
@@ -526,10 +529,12 @@ def test_too_many_wrong_codes_are_refused_even_the_right_one(
         assert "Too many wrong codes. Request a new code." in text(response)
         assert int(response["Retry-After"]) >= 1
     assert not is_verified(PHONE)
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
 
-def test_send_limit_per_phone_on_verify(client: Client, locmem: list[Any], settings: Any) -> None:
+def test_send_limit_per_phone_on_verify(
+    client: Client, textlink_locmem: list[Any], settings: Any
+) -> None:
     settings.TEXTLINK = {**settings.TEXTLINK, "RESEND_COOLDOWN": 0}
     for _send in range(5):
         start(client)
@@ -544,11 +549,11 @@ def test_send_limit_per_phone_on_verify(client: Client, locmem: list[Any], setti
     assert 3600 <= retry_after <= 3900  # the hour, plus at most one 5-minute slice
     assert f'data-retry-after="{retry_after}"' in body
     assert_accessible(response)
-    assert len(locmem) == 5
+    assert len(textlink_locmem) == 5
 
 
 def test_send_limit_per_client_ip_on_verify(
-    client: Client, locmem: list[Any], settings: Any
+    client: Client, textlink_locmem: list[Any], settings: Any
 ) -> None:
     settings.TEXTLINK = {**settings.TEXTLINK, "SENDS_PER_IP_PER_HOUR": 2}
     start(client, phone="+12025550143")
@@ -558,7 +563,7 @@ def test_send_limit_per_client_ip_on_verify(
 
     assert response.status_code == 429
     assert "Too many codes were requested from your network." in text(response)
-    assert len(locmem) == 2
+    assert len(textlink_locmem) == 2
     # Another client address is not affected.
     other = Client(REMOTE_ADDR="198.51.100.7")
     assert other.post(verify_url(), {"phone_number": "+12025550145"}).status_code == 302
@@ -637,14 +642,16 @@ def assert_never_cached(response: HttpResponse) -> None:
     assert response.has_header("Expires")
 
 
-def test_every_response_is_never_cached(client: Client, locmem: list[Any]) -> None:
+def test_every_response_is_never_cached(client: Client, textlink_locmem: list[Any]) -> None:
     responses_seen = [client.get(verify_url()), client.get(confirm_url())]
     responses_seen.append(client.post(verify_url(), {"phone_number": "bad"}))
     responses_seen.append(client.post(verify_url(), {"phone_number": PHONE}))
     responses_seen.append(client.get(confirm_url()))
-    responses_seen.append(client.post(confirm_url(), {"code": wrong_code(locmem[-1].code)}))
+    responses_seen.append(
+        client.post(confirm_url(), {"code": wrong_code(textlink_locmem[-1].code)})
+    )
     responses_seen.append(client.post(confirm_url(), {"resend": "1"}))
-    responses_seen.append(client.post(confirm_url(), {"code": locmem[-1].code}))
+    responses_seen.append(client.post(confirm_url(), {"code": textlink_locmem[-1].code}))
     responses_seen.append(client.get(done_url()))
 
     assert [r.status_code for r in responses_seen] == [200, 302, 200, 302, 200, 200, 429, 302, 200]
@@ -652,34 +659,34 @@ def test_every_response_is_never_cached(client: Client, locmem: list[Any]) -> No
         assert_never_cached(response)
 
 
-def test_csrf_is_enforced(locmem: list[Any]) -> None:
+def test_csrf_is_enforced(textlink_locmem: list[Any]) -> None:
     strict = Client(enforce_csrf_checks=True)
 
     assert strict.post(verify_url(), {"phone_number": PHONE}).status_code == 403
-    assert locmem == []
+    assert textlink_locmem == []
 
     # The page carries the token, and a POST with it goes through.
     page = strict.get(verify_url())
     token = field(parse(page), "csrfmiddlewaretoken")["value"]
     response = strict.post(verify_url(), {"phone_number": PHONE, "csrfmiddlewaretoken": token})
     assert response.status_code == 302
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
     # The confirm step (code and resend) is protected too.
-    assert strict.post(confirm_url(), {"code": locmem[-1].code}).status_code == 403
+    assert strict.post(confirm_url(), {"code": textlink_locmem[-1].code}).status_code == 403
     assert strict.post(confirm_url(), {"resend": "1"}).status_code == 403
     assert not is_verified(PHONE)
-    assert len(locmem) == 1
+    assert len(textlink_locmem) == 1
 
 
-def test_every_page_is_accessible(client: Client, locmem: list[Any]) -> None:
+def test_every_page_is_accessible(client: Client, textlink_locmem: list[Any]) -> None:
     pages = [client.get(verify_url()), client.post(verify_url(), {"phone_number": "x"})]
     start(client)
     pages.append(client.get(confirm_url()))
-    pages.append(client.post(confirm_url(), {"code": wrong_code(locmem[-1].code)}))
+    pages.append(client.post(confirm_url(), {"code": wrong_code(textlink_locmem[-1].code)}))
     pages.append(client.post(confirm_url(), {"code": "!!"}))
     pages.append(client.post(confirm_url(), {"resend": "1"}))
-    client.post(confirm_url(), {"code": locmem[-1].code})
+    client.post(confirm_url(), {"code": textlink_locmem[-1].code})
     pages.append(client.get(done_url()))
 
     titles = set()
@@ -690,7 +697,7 @@ def test_every_page_is_accessible(client: Client, locmem: list[Any]) -> None:
 
 
 def test_templates_can_be_overridden(
-    client: Client, locmem: list[Any], settings: Any, tmp_path: Path
+    client: Client, textlink_locmem: list[Any], settings: Any, tmp_path: Path
 ) -> None:
     override = tmp_path / "django_textlink"
     override.mkdir()

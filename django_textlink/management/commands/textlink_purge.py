@@ -25,7 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from django_textlink.masking import mask_phone
+from django_textlink._masking import mask_phone
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from django_textlink.verification.store import DatabaseStore
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django_textlink.masking import mask_phone
+from django_textlink._masking import mask_phone
 
 E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
