@@ -237,49 +237,19 @@ def database(kind: str) -> Iterator[str]:
     SQLite database in a temporary directory, or a PostgreSQL database created on the
     server PGHOST (PGPORT, PGUSER, PGPASSWORD) names and dropped afterwards. Yields a
     description of it, its version included."""
+    from bench._databases import close_connections, throwaway_postgres, use_sqlite
+
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     if kind == "sqlite":
         with tempfile.TemporaryDirectory(prefix="textlink-bench-bulk-") as directory:
-            os.environ["TEXTLINK_BENCH_DB_ENGINE"] = "sqlite"
-            os.environ["TEXTLINK_BENCH_DB_NAME"] = str(Path(directory) / "bench.sqlite3")
+            version = use_sqlite(str(Path(directory) / "bench.sqlite3"))
             try:
-                yield f"SQLite {sqlite_version()} file database (throwaway)"
+                yield f"SQLite {version} file database (throwaway)"
             finally:
                 close_connections()
         return
-
-    import psycopg
-    from psycopg import sql
-
-    name = f"textlink_bench_bulk_{os.getpid()}"
-    os.environ["TEXTLINK_BENCH_DB_ENGINE"] = "postgres"
-    os.environ["TEXTLINK_BENCH_DB_NAME"] = name
-    maintenance = psycopg.connect(dbname="postgres", autocommit=True)
-    try:
-        maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        version = maintenance.execute("SHOW server_version").fetchone()
-        where = os.environ.get("PGHOST", "default host")
-        yield f"PostgreSQL {version[0] if version else '?'} (database {name} on {where})"
-    finally:
-        close_connections()
-        maintenance.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        maintenance.close()
-
-
-def sqlite_version() -> str:
-    import sqlite3
-
-    return sqlite3.sqlite_version
-
-
-def close_connections() -> None:
-    """Close Django's connections, if Django got as far as opening any."""
-    if "django.db" in sys.modules:
-        from django.db import connections
-
-        connections.close_all()
+    with throwaway_postgres("textlink_bench_bulk") as description:
+        yield description
 
 
 def queries_target_retired() -> bool:

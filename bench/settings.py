@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from bench._databases import database_setting
+
 SECRET_KEY = "bench-only-not-secret"  # noqa: S105
 DEBUG = False
 USE_TZ = True
@@ -20,25 +22,7 @@ INSTALLED_APPS = [
     "django_textlink",
 ]
 
-_NAME = os.environ.get("TEXTLINK_BENCH_DB_NAME", "bench.sqlite3")
-if os.environ.get("TEXTLINK_BENCH_DB_ENGINE") == "postgres":
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": _NAME,
-            "USER": os.environ.get("PGUSER", "postgres"),
-            "PASSWORD": os.environ.get("PGPASSWORD", ""),
-            "HOST": os.environ.get("PGHOST", ""),
-            "PORT": os.environ.get("PGPORT", ""),
-        }
-    }
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": _NAME,
-        }
-    }
+DATABASES = {"default": database_setting("bench.sqlite3")}
 TEXTLINK = {
     "API_KEY": os.environ.get("TEXTLINK_BENCH_API_KEY", "bench-key"),
     "BASE_URL": os.environ.get("TEXTLINK_BENCH_BASE_URL", "http://127.0.0.1:9/api"),

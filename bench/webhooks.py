@@ -210,44 +210,16 @@ def post_all(server: Gunicorn, path: str, bodies: list[bytes], clients: int) -> 
 @contextmanager
 def database(kind: str, directory: Path) -> Iterator[str]:
     """Set the environment for bench/webhook_app/settings.py; yields a description."""
+    from bench._databases import throwaway_postgres, use_sqlite
+
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.webhook_app.settings"
     os.environ["TEXTLINK_BENCH_WEBHOOK_SECRET"] = SECRET
     if kind == "sqlite":
-        path = directory / "bench-webhooks.sqlite3"
-        os.environ["TEXTLINK_BENCH_DB_ENGINE"] = "sqlite"
-        os.environ["TEXTLINK_BENCH_DB_NAME"] = str(path)
-        yield (
-            f"SQLite {sqlite_version()} file database (WAL, IMMEDIATE transactions, "
-            "30 s busy timeout)"
-        )
+        version = use_sqlite(str(directory / "bench-webhooks.sqlite3"))
+        yield f"SQLite {version} file database (WAL, IMMEDIATE transactions, 30 s busy timeout)"
         return
-
-    import psycopg
-    from psycopg import sql
-
-    name = f"textlink_bench_{os.getpid()}"
-    os.environ["TEXTLINK_BENCH_DB_ENGINE"] = "postgres"
-    os.environ["TEXTLINK_BENCH_DB_NAME"] = name
-    maintenance = psycopg.connect(dbname="postgres", autocommit=True)
-    try:
-        maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        version = maintenance.execute("SHOW server_version").fetchone()
-        where = os.environ.get("PGHOST", "default host")
-        yield f"PostgreSQL {version[0] if version else '?'} (database {name} on {where})"
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        maintenance.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        maintenance.close()
-
-
-def sqlite_version() -> str:
-    import sqlite3
-
-    return sqlite3.sqlite_version
+    with throwaway_postgres("textlink_bench") as description:
+        yield description
 
 
 def setup_django() -> None:

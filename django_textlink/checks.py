@@ -253,37 +253,37 @@ def check_deploy(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
         f"default), or point {setting_name('CACHE')} at a shared cache that does not evict "
         "(Redis with maxmemory-policy noeviction)."
     )
-    if backend.endswith(".LocMemCache"):
-        messages.append(
-            Warning(
-                "The verification limits are kept in a LocMem cache, which each process keeps "
-                "on its own (with N processes every limit is N times higher), which a restart "
-                "empties and whose culling lets cheap requests evict every counter.",
-                hint=store_hint,
-                id="textlink.W005",
-            )
-        )
-    elif backend.endswith((".PyMemcacheCache", ".PyLibMCCache")):
-        messages.append(
-            Warning(
-                "The verification limits are kept in Memcached, which evicts entries when it "
-                "is full: a flood of cheap requests can evict the counters.",
-                hint=store_hint,
-                id="textlink.W008",
-            )
-        )
-    elif backend.endswith((".DatabaseCache", ".FileBasedCache")):
-        messages.append(
-            Warning(
-                "The verification limits are kept in a database or file cache, whose incr is "
-                "not atomic (concurrent requests can exceed a limit) and which culls entries "
-                "when full.",
-                hint=store_hint,
-                id="textlink.W006",
-            )
-        )
+    for suffixes, problem, check_id in UNSAFE_LIMIT_CACHES:
+        if backend.endswith(suffixes):
+            messages.append(Warning(problem, hint=store_hint, id=check_id))
+            break
     messages += _proxy_checks()
     return messages
+
+
+#: Cache backends that cannot hold the verification limits safely (``LIMIT_STORE =
+#: "cache"``): the class names' endings, what goes wrong, and the warning's id.
+UNSAFE_LIMIT_CACHES: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        (".LocMemCache",),
+        "The verification limits are kept in a LocMem cache, which each process keeps on its "
+        "own (with N processes every limit is N times higher), which a restart empties and "
+        "whose culling lets cheap requests evict every counter.",
+        "textlink.W005",
+    ),
+    (
+        (".PyMemcacheCache", ".PyLibMCCache"),
+        "The verification limits are kept in Memcached, which evicts entries when it is full: "
+        "a flood of cheap requests can evict the counters.",
+        "textlink.W008",
+    ),
+    (
+        (".DatabaseCache", ".FileBasedCache"),
+        "The verification limits are kept in a database or file cache, whose incr is not "
+        "atomic (concurrent requests can exceed a limit) and which culls entries when full.",
+        "textlink.W006",
+    ),
+)
 
 
 def _proxy_checks() -> list[CheckMessage]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from bench._databases import database_setting
+
 SECRET_KEY = "bench-only-not-secret"  # noqa: S105
 DEBUG = False
 USE_TZ = True
@@ -31,33 +33,20 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
 ]
 
-_NAME = os.environ.get("TEXTLINK_BENCH_DB_NAME", "bench-webhooks.sqlite3")
-if os.environ.get("TEXTLINK_BENCH_DB_ENGINE") == "postgres":
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": _NAME,
-            "USER": os.environ.get("PGUSER", "postgres"),
-            "PASSWORD": os.environ.get("PGPASSWORD", ""),
-            "HOST": os.environ.get("PGHOST", ""),
-            "PORT": os.environ.get("PGPORT", ""),
-            "CONN_MAX_AGE": 600,
-            "CONN_HEALTH_CHECKS": True,
-        }
-    }
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": _NAME,
+DATABASES = {
+    "default": database_setting(
+        "bench-webhooks.sqlite3",
+        postgres={"CONN_MAX_AGE": 600, "CONN_HEALTH_CHECKS": True},
+        sqlite={
             "CONN_MAX_AGE": 600,
             "OPTIONS": {
                 "timeout": 30,
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
             },
-        }
-    }
+        },
+    )
+}
 
 TEXTLINK = {
     "API_KEY": "bench-key",

@@ -13,17 +13,27 @@ import sys
 
 from tests.support.paths import ROOT
 
+#: The suite's own kind of database (PostgreSQL in make test-postgres), for the benchmarks
+#: that take --db.
+DB = "postgres" if os.environ.get("TEXTLINK_TEST_DB") == "postgres" else "sqlite"
 
-def test_client_benchmark_runs_and_reports_ratios_over_one_connection():
+
+def run_benchmark(script: str, *args: str) -> str:
+    """Run ``bench/<script>`` with ``args`` from the repository's root; its output, once it
+    exited 0."""
     result = subprocess.run(
-        [sys.executable, "bench/client.py", "--messages", "5", "--rounds", "1"],
+        [sys.executable, f"bench/{script}", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_client_benchmark_runs_and_reports_ratios_over_one_connection():
+    out = run_benchmark("client.py", "--messages", "5", "--rounds", "1")
     assert "[plain HTTP]" in out
     assert "[HTTPS, as TextLink serves]" in out
     assert len(re.findall(r"ratio: \d+\.\d\dx", out)) == 3
@@ -35,27 +45,10 @@ def test_bulk_benchmark_runs_and_verifies_every_message_was_sent_exactly_once():
     """On the suite's own kind of database (PostgreSQL in test-postgres)."""
     import django
 
-    db = "postgres" if os.environ.get("TEXTLINK_TEST_DB") == "postgres" else "sqlite"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/bulk.py",
-            "--recipients",
-            "200",
-            "--delay",
-            "0.01",
-            "--sample",
-            "10",
-            "--db",
-            db,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    db = DB
+    out = run_benchmark(
+        "bulk.py", "--recipients", "200", "--delay", "0.01", "--sample", "10", "--db", db
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
     if db == "postgres":
         assert re.search(r"^database: PostgreSQL \d+(\.\d+)* .*\(database \S+ on ", out, re.M)
     else:
@@ -80,25 +73,8 @@ def test_bulk_benchmark_runs_and_verifies_every_message_was_sent_exactly_once():
 
 def test_webhook_benchmark_runs_and_verifies_every_event_was_stored_exactly_once():
     """Under gunicorn, on the suite's own kind of database (PostgreSQL in test-postgres)."""
-    db = "postgres" if os.environ.get("TEXTLINK_TEST_DB") == "postgres" else "sqlite"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "bench/webhooks.py",
-            "--requests",
-            "200",
-            "--clients",
-            "10",
-            "--db",
-            db,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    db = DB
+    out = run_benchmark("webhooks.py", "--requests", "200", "--clients", "10", "--db", db)
     assert re.search(rf"^database: {'PostgreSQL' if db == 'postgres' else 'SQLite'} ", out, re.M)
     assert re.search(
         r"^server: gunicorn \S+, 2 gthread workers x 4 threads, on 127\.0\.0\.1", out, re.M
