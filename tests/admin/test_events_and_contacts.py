@@ -33,7 +33,6 @@ from django_textlink.admin._common import TAG_MAX_LENGTH
 from django_textlink.backends.locmem import tag_updates
 from django_textlink.models import Contact, SMSMessage, WebhookEvent
 from tests.support.changelist import action_data
-from tests.support.inline_tasks import run_tasks_inline
 
 pytestmark = pytest.mark.django_db
 
@@ -56,15 +55,9 @@ RAISING_UID = "test-admin-events-raising"
 
 
 @pytest.fixture(autouse=True)
-def _locmem(settings: Any) -> None:
-    run_tasks_inline(settings)  # a push or a processing runs at once, after the commit
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
-        "MAX_RETRIES": 0,
-        "RETRY_BACKOFF": 0,
-    }
+def _no_retries(settings: Any) -> None:
+    """A tag push through the HTTP backend fails at once (no retry, no backoff)."""
+    settings.TEXTLINK = {**settings.TEXTLINK, "MAX_RETRIES": 0, "RETRY_BACKOFF": 0}
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from django_textlink.models import Broadcast, Contact, SMSMessage, VerifiedPhone
 from django_textlink.sending import create_broadcast
 from tests.support.changelist import action_data
 from tests.support.example_server import example_env, run_example
-from tests.support.inline_tasks import run_tasks_inline
 from tests.support.paths import EXAMPLE_DIR
 
 pytestmark = pytest.mark.django_db
@@ -35,17 +34,6 @@ CONTACTS_URL = "/admin/django_textlink/contact/"
 MESSAGES_URL = "/admin/django_textlink/smsmessage/"
 BROADCASTS_URL = "/admin/django_textlink/broadcast/"
 USERS_URL = "/useradmin/auth/user/"
-
-
-@pytest.fixture(autouse=True)
-def _locmem(settings: Any) -> None:
-    run_tasks_inline(settings)  # sent at once when a transaction commits
-    # Autouse fixtures come first: the admin user's password is hashed quickly too.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.TEXTLINK = {
-        **settings.TEXTLINK,
-        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
-    }
 
 
 def phone(n: int) -> str:
