@@ -96,7 +96,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE": "default",
     "ALLOWED_ORIGINS": (),
     "TOKEN_MAX_AGE": 1800,
-    # Messaging (see django_textlink.sending)
+    # Messaging (see django_textlink.messaging)
     "BULK_CHUNK_SIZE": 1000,
     "BULK_CONCURRENCY": 50,
     "BULK_RATE_LIMIT": 500,

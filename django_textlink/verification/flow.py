@@ -146,7 +146,7 @@ class PhoneVerification:
         """The per-client limit ``name``, or None without a request (code run from a
         shell or a task is not a client). A request without a usable client address is
         never unlimited: such requests share one bucket (see
-        :func:`~django_textlink.clientip.client_ip_key`)."""
+        :func:`~django_textlink.verification.clientip.client_ip_key`)."""
         ip_key = client_ip_key(self.request)
         if ip_key is None:
             return None

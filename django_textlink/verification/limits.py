@@ -2,14 +2,14 @@
 
 A :class:`WindowLimit` allows at most ``limit`` hits in any ``window`` seconds. It keeps
 one counter per slice of the window (``window / slices`` seconds) in a
-:class:`~django_textlink.limitstore.Store` (the database by default), and each counter
+:class:`~django_textlink.verification.store.Store` (the database by default), and each counter
 expires ``window`` seconds after the *last* hit it counted: a hit is counted for at least
 ``window`` seconds (so it is a sliding window, not a fixed one that lets ``2 * limit``
 through around a boundary), and ``Retry-After`` is never longer than the window.
 
 Each hit increments its slice, then adds the live earlier slices. A hit that finds the
 total over the limit is refused and leaves nothing counted. :func:`acquire_all` decides
-all the limits of one request in one :meth:`~django_textlink.limitstore.Store.atomic`
+all the limits of one request in one :meth:`~django_textlink.verification.store.Store.atomic`
 block: in the database store that is a transaction whose ``UPDATE`` holds the counter's
 lock until the decision commits, so concurrent requests, threads or processes are
 admitted exactly ``limit`` times, and a refusal rolls back every hit of the request. In

@@ -25,6 +25,7 @@ def store() -> Store:
 
 def hashed(value: str) -> str:
     """Store keys carry a keyed hash, never the phone number, IP or token itself."""
+    # The salt keeps its first module's name: a new one would orphan every stored key.
     return salted_hmac("django_textlink.ratelimit", value, algorithm="sha256").hexdigest()[:32]
 
 
