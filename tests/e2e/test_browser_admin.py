@@ -103,17 +103,21 @@ def test_send_sms_from_the_admin_with_the_live_counter(
     assert broadcast.skipped_opted_out == 1
 
 
+def log_in_to_contacts(page: Page, base: str) -> None:
+    """Log in as the admin through the admin's login page, landing on the contact list."""
+    page.goto(f"{base}/admin/login/?next=/admin/django_textlink/contact/")
+    page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
+    page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
 def _drive_the_browser(page: Page, base: str, tmp_path: Path) -> tuple[str, list[str]]:
     from playwright.sync_api import expect
 
     js_errors = collect_js_errors(page)
     page.route(re.compile(r"^[^?]*/static/"), serve_static)
 
-    # Log in through the admin's login page.
-    page.goto(f"{base}/admin/login/?next=/admin/django_textlink/contact/")
-    page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
-    page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in_to_contacts(page, base)
     expect(page).to_have_url(f"{base}/admin/django_textlink/contact/")
 
     # Select the four "beta" contacts (one opted out) and run the action.
@@ -270,10 +274,7 @@ def _drive_the_conversation(page: Page, base: str, tmp_path: Path) -> list[str]:
     page.on("pageerror", lambda error: js_errors.append(str(error)))
     page.route(re.compile(r"^[^?]*/static/"), serve_static)
 
-    page.goto(f"{base}/admin/login/?next=/admin/django_textlink/contact/")
-    page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
-    page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in_to_contacts(page, base)
     page.get_by_role("link", name="Conversation with Ada (+12025550101)").click()
 
     expect(page.get_by_role("heading", name="Conversation with Ada (+12025550101)")).to_be_visible()
@@ -334,10 +335,7 @@ def _check_the_changelists(page: Page, base: str, tmp_path: Path) -> list[str]:
 
     js_errors = collect_js_errors(page)
     page.route(re.compile(r"^[^?]*/static/"), serve_static)
-    page.goto(f"{base}/admin/login/?next=/admin/django_textlink/contact/")
-    page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
-    page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in_to_contacts(page, base)
     expect(page).to_have_url(f"{base}/admin/django_textlink/contact/")
     expect(page.locator("#nav-sidebar")).to_be_visible()  # the sidebars take their room
     expect(page.locator("#changelist-filter")).to_be_visible()
