@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from django.core.cache import caches
 
-from django_textlink.verification import limits
+from django_textlink.verification import clock as clock_module
 from tests.support.clock import FakeClock
 
 
@@ -23,5 +23,5 @@ def _clear_caches() -> Iterator[None]:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """Freezes the rate limits' clock at ``T0``; move it with ``.advance()`` / ``.set()``."""
     fake = FakeClock()
-    monkeypatch.setattr(limits, "clock", fake)
+    monkeypatch.setattr(clock_module, "clock", fake)
     return fake

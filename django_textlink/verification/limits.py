@@ -20,20 +20,14 @@ value its own ``incr`` returned), and a refusal takes its increments back.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django_textlink.verification.clock import now
+
 if TYPE_CHECKING:
     from django_textlink.verification.store import Store
-
-#: The clock every limit reads; tests replace it (``django_textlink.verification.limits.clock``).
-clock: Callable[[], float] = time.time
-
-
-def now() -> float:
-    return clock()
 
 
 @dataclass(frozen=True)

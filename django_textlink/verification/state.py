@@ -11,7 +11,7 @@ import secrets
 from django.utils.crypto import salted_hmac
 
 from django_textlink.conf import conf
-from django_textlink.verification.limits import now
+from django_textlink.verification.clock import now
 from django_textlink.verification.store import Store, get_store
 
 HOUR = 3600

@@ -11,7 +11,7 @@ default they live in the site's database (:class:`DatabaseStore`, the
 ``noeviction``, say); ``check --deploy`` warns when that cache is LocMem, file-based or a
 database cache, and refuses a DummyCache.
 
-Every entry has an expiry time, read from :data:`django_textlink.verification.limits.clock` like the
+Every entry has an expiry time, read from :data:`django_textlink.verification.clock.clock` like the
 limits themselves. Keys never contain a phone number, an IP address or a token: callers
 pass keyed hashes.
 
@@ -46,7 +46,7 @@ from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.db.models.functions import Greatest
 
 from django_textlink.conf import conf
-from django_textlink.verification import limits
+from django_textlink.verification import clock
 
 #: How often (seconds, per process) the database store deletes expired rows on its own.
 PURGE_INTERVAL = 300.0
@@ -166,7 +166,7 @@ class DatabaseStore(Store):
         return transaction.atomic(using=self.using)
 
     def incr(self, key: str, expires_at: float) -> int | None:
-        now, expires = _when(limits.now()), _when(expires_at)
+        now, expires = _when(clock.now()), _when(expires_at)
         for _attempt in range(5):
             live = self._rows().filter(key=key, expires_at__gt=now)
             if live.update(count=F("count") + 1):
@@ -185,7 +185,7 @@ class DatabaseStore(Store):
         missing ones that ignores those that exist (``bulk_create(ignore_conflicts=True)``,
         in key order, so concurrent decisions lock shared rows in the same order), then one
         ``UPDATE`` that adds one to the live ones and starts the expired ones again."""
-        now = _when(limits.now())
+        now = _when(clock.now())
         expiries = {key: _when(expires_at) for key, expires_at in sorted(entries.items())}
         try:
             self._rows().bulk_create(
@@ -233,7 +233,7 @@ class DatabaseStore(Store):
 
     def counts(self, keys: Sequence[str]) -> dict[str, tuple[int, float]]:
         rows = self._rows().filter(
-            key__in=list(keys), expires_at__gt=_when(limits.now()), count__gt=0
+            key__in=list(keys), expires_at__gt=_when(clock.now()), count__gt=0
         )
         return {
             key: (count, _seconds(expires_at))
@@ -241,7 +241,7 @@ class DatabaseStore(Store):
         }
 
     def get(self, key: str) -> str | None:
-        live = self._rows().filter(key=key, expires_at__gt=_when(limits.now()))
+        live = self._rows().filter(key=key, expires_at__gt=_when(clock.now()))
         value: str | None = live.values_list("value", flat=True).first()
         return value
 
@@ -266,7 +266,7 @@ class DatabaseStore(Store):
         raise RuntimeError(f"Could not store {key!r}: it keeps changing.")  # pragma: no cover
 
     def add(self, key: str, value: str, expires_at: float) -> bool:
-        now, expires = _when(limits.now()), _when(expires_at)
+        now, expires = _when(clock.now()), _when(expires_at)
         if self._insert(key, value=value, expires=expires):
             return True
         expired = self._rows().filter(key=key, expires_at__lte=now)
@@ -276,13 +276,13 @@ class DatabaseStore(Store):
         self._rows().filter(key__in=list(keys)).delete()
 
     def pop(self, key: str) -> bool:
-        live = self._rows().filter(key=key, expires_at__gt=_when(limits.now()))
+        live = self._rows().filter(key=key, expires_at__gt=_when(clock.now()))
         deleted: int = live.delete()[0]
         return deleted > 0
 
     def expired(self) -> Any:
         """The rows past their expiry."""
-        return self._rows().filter(expires_at__lte=_when(limits.now()))
+        return self._rows().filter(expires_at__lte=_when(clock.now()))
 
     def purge_expired(self, *, batches: int | None = None) -> int:
         """Delete expired rows, :data:`PURGE_BATCH` at a time (at most ``batches`` of
@@ -305,7 +305,7 @@ class DatabaseStore(Store):
         not held longer for housekeeping). A failure is logged, never raised: the request
         it runs in has been decided already."""
         global _next_purge
-        at = limits.now()
+        at = clock.now()
         if at < _next_purge or transaction.get_connection(self.using).in_atomic_block:
             return
         _next_purge = at + PURGE_INTERVAL * random.uniform(0.5, 1.5)  # noqa: S311 - timing only
@@ -330,7 +330,7 @@ class CacheStore(Store):
 
     @staticmethod
     def _ttl(expires_at: float) -> int:
-        return max(1, math.ceil(expires_at - limits.now()) + 1)
+        return max(1, math.ceil(expires_at - clock.now()) + 1)
 
     def incr(self, key: str, expires_at: float) -> int | None:
         ttl = self._ttl(expires_at)
@@ -362,7 +362,7 @@ class CacheStore(Store):
     def counts(self, keys: Sequence[str]) -> dict[str, tuple[int, float]]:
         wanted = list(keys)
         found = self.cache.get_many([*wanted, *(f"{key}:e" for key in wanted)])
-        at = limits.now()
+        at = clock.now()
         result = {}
         for key in wanted:
             count, expires_at = found.get(key), found.get(f"{key}:e")
@@ -372,7 +372,7 @@ class CacheStore(Store):
 
     def get(self, key: str) -> str | None:
         entry = self.cache.get(key)
-        if isinstance(entry, tuple) and len(entry) == 2 and entry[1] > limits.now():
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[1] > clock.now():
             return str(entry[0])
         return None
 

@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from django_textlink.conf import conf
 from django_textlink.phone import InvalidPhoneNumber, normalize_phone
+from django_textlink.verification.clock import now
 from django_textlink.verification.errors import InvalidToken
-from django_textlink.verification.limits import now
 from django_textlink.verification.state import key, store
 
 TOKEN_SALT = "django_textlink.verification.token"  # noqa: S105 - a salt name

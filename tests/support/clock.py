@@ -1,4 +1,4 @@
-"""A controllable clock for django_textlink.verification.limits (the clock every limit reads)."""
+"""A controllable clock for django_textlink.verification.clock (the clock every limit reads)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The service, its limits and the cache are real. Only TextLink is faked: by the L
 backend (the code "received" by the phone is ``django_textlink.outbox[-1].code``), by
 ``responses`` where the HTTP call itself must be observed, and by the TextLink sandbox
 (``run_sandbox()``) for the concurrency test. The clock of the limits
-(``django_textlink.verification.limits.clock``) is replaced, so every limit is tested at its
+(``django_textlink.verification.clock.clock``) is replaced, so every limit is tested at its
 boundary, to the second.
 """
 

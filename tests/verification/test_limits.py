@@ -2,7 +2,7 @@
 
 The limits are exercised for real on the database store (the default) and on the cache
 store over the LocMem cache; only the clock is replaced
-(``django_textlink.verification.limits.clock``), so boundaries can be hit to the second. The
+(``django_textlink.verification.clock.clock``), so boundaries can be hit to the second. The
 concurrency tests run the database store on a file database with real transactions.
 """
 
@@ -17,6 +17,7 @@ import pytest
 from django.core.cache import caches
 from django.db import connections
 
+from django_textlink.verification import clock as clock_module
 from django_textlink.verification import limits
 from django_textlink.verification.limits import WindowLimit, acquire_all, release_all
 from django_textlink.verification.store import CacheStore, DatabaseStore, Store
@@ -445,7 +446,7 @@ def test_concurrent_hits_across_a_slice_boundary_admit_one(monkeypatch: pytest.M
     (each decision locks the limit as a whole, then reads the clock)."""
     for round_ in rounds(20):
         ticking = TickingClock(T0 + 100 * round_ + 0.97, tick=0.011)
-        monkeypatch.setattr(limits, "clock", ticking)
+        monkeypatch.setattr(clock_module, "clock", ticking)
         limit = make_limit(key=f"boundary-{round_}", limit=1, window=60, slices=60)
         outcomes = hammer(limit, 4)
         if isinstance(_current_store, DatabaseStore):

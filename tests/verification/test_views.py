@@ -25,7 +25,8 @@ from django.urls import reverse
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from django_textlink.models import VerifiedPhoneNumber
-from django_textlink.verification import PhoneVerification, limits, session
+from django_textlink.verification import PhoneVerification, session
+from django_textlink.verification import clock as clock_module
 from tests.support.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,7 @@ def text(response: HttpResponse) -> str:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     frozen = FakeClock(1_700_000_000.5)
-    monkeypatch.setattr(limits, "clock", frozen)
+    monkeypatch.setattr(clock_module, "clock", frozen)
     return frozen
 
 
