@@ -364,10 +364,17 @@ def _parse_bulk_rate_limit(value: object) -> float | None:
     return parse_number(value, unit="messages per second")
 
 
-def _parse_task_backend(value: object) -> str:
+#: Read settings.TASKS (see _parse_task_backend).
+_FROM_SETTINGS: Any = object()
+
+
+def _parse_task_backend(value: object, backends: object = _FROM_SETTINGS) -> str:
+    """An alias of ``backends`` (``settings.TASKS`` unless given; not set, the tasks
+    framework has its ``"default"`` backend only, as Django 5.2's backport does)."""
     if not isinstance(value, str) or not value:
         raise InvalidValue(f"must be the alias of a task backend, got {value!r}.")
-    backends = getattr(settings, "TASKS", None)
+    if backends is _FROM_SETTINGS:
+        backends = getattr(settings, "TASKS", None)
     if backends is None:
         aliases: tuple[object, ...] = (DEFAULT_TASK_BACKEND,)
     elif isinstance(backends, Mapping):

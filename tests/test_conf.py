@@ -279,7 +279,7 @@ def test_the_api_key_is_not_shown_when_malformed(settings):
 def test_task_backend_must_name_a_configured_task_backend(settings):
     from tests.support.inline_tasks import tasks_setting
 
-    del settings.TASKS  # without TASKS, the tasks framework has the "default" backend only
+    settings.TASKS = tasks_setting("dummy.DummyBackend")
     use(settings, TASK_BACKEND="default")
     assert conf.TASK_BACKEND == "default"
     use(settings, TASK_BACKEND="textlink")
@@ -293,6 +293,16 @@ def test_task_backend_must_name_a_configured_task_backend(settings):
     settings.TASKS = tasks_setting("dummy.DummyBackend")  # cached, but TASKS changed
     with pytest.raises(TextLinkConfigurationError, match=r"got 'textlink'"):
         conf.TASK_BACKEND  # noqa: B018
+
+
+def test_without_a_tasks_setting_only_the_default_task_backend_exists():
+    """Django 5.2's backport without settings.TASKS (Django 6 always has one: its default
+    in global_settings, so a test cannot take it away there)."""
+    from django_textlink.conf import _parse_task_backend
+
+    assert _parse_task_backend("default", backends=None) == "default"
+    with pytest.raises(ValueError, match=r"settings\.TASKS \(configured: 'default'\)"):
+        _parse_task_backend("textlink", backends=None)
 
 
 def test_bulk_rate_limit_is_a_rate_not_seconds(settings):
