@@ -106,11 +106,13 @@ class RecipientSummary:
 def _recipients(
     queryset: QuerySet[Any], phone_field: str, contact_field: str | None
 ) -> Iterator[str | tuple[str, int | None]]:
-    """The selected phone numbers (with contact ids when known), as one streaming query.
+    """The selected phone numbers (with contact ids when known), as one streaming query in
+    primary-key order, so that of two selected rows with the same number the older one is
+    the recipient (its contact is the message's), whatever order the database reads them in.
 
     A missing number (None, e.g. a user without a phone across a relation) becomes "",
     which :func:`create_broadcast` reports as invalid."""
-    queryset = queryset.order_by()
+    queryset = queryset.order_by("pk")
     if contact_field:
         rows = queryset.values_list(phone_field, contact_field).iterator(chunk_size=INSERT_BATCH)
         for phone, contact_id in rows:

@@ -301,6 +301,7 @@ def test_send_sms_to_contacts_end_to_end(
     assert (broadcast.recipients, broadcast.skipped_invalid) == (2, 1)
     assert (broadcast.skipped_duplicates, broadcast.skipped_opted_out) == (1, 1)
     messages = SMSMessage.objects.filter(broadcast=broadcast)
+    # Of the two rows with Ada's number, the older one ("ada", not "dup") is the recipient.
     assert {m.contact_id for m in messages} == {contacts["ada"].pk, contacts["grace"].pk}
 
     progress = admin_client.get(response["Location"])
