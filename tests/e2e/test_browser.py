@@ -28,7 +28,8 @@ from tests.support.example_server import run_example
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Response
 
-pytestmark = pytest.mark.browser
+# The example project, on its own SQLite database (own_database).
+pytestmark = [pytest.mark.browser, pytest.mark.own_database]
 
 CODE_RE = re.compile(r"verification code is (\d{6})")
 PHONE = "+12025550143"

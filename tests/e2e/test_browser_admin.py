@@ -37,7 +37,8 @@ from tests.support.inline_tasks import run_tasks_inline
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
 
-pytestmark = pytest.mark.browser
+# The example project, on its own SQLite database (own_database).
+pytestmark = [pytest.mark.browser, pytest.mark.own_database]
 
 PASSWORD = "correct-horse-battery-staple"
 # Texts whose analysis the JavaScript counter must agree on with encoding.analyze().

@@ -47,6 +47,8 @@ from tests.support.browser import chromium_page, collect_js_errors, require_brow
 from tests.support.example_server import example_env, free_port
 from tests.support.paths import EXAMPLE_DIR
 
+pytestmark = pytest.mark.own_database  # the demo runs on its own SQLite database
+
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 

@@ -13,10 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.support.example_server import example_env, free_port, run_example
 from tests.support.paths import EXAMPLE_DIR
+
+pytestmark = pytest.mark.own_database  # the example project on its own SQLite database
 
 
 def test_example_without_api_key_runs_on_console_backend_and_sends(tmp_path: Path) -> None:

@@ -30,7 +30,8 @@ from django_textlink.sandbox import RunningSandbox, run_sandbox
 from tests.support.example_server import example_env
 from tests.support.paths import EXAMPLE_DIR
 
-pytestmark = pytest.mark.worker
+# The example project and its db_worker, on their own SQLite database (own_database).
+pytestmark = [pytest.mark.worker, pytest.mark.own_database]
 
 Status = SMSMessage.Status
 TABLE = SMSMessage._meta.db_table

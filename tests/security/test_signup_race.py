@@ -31,7 +31,8 @@ from django_textlink.verification import PhoneVerification
 from tests.support.concurrency import file_sqlite_database
 from tests.support.example_server import run_example
 
-pytestmark = pytest.mark.e2e  # the example project served over HTTP
+# The example project served over HTTP, on its own SQLite database.
+pytestmark = [pytest.mark.e2e, pytest.mark.own_database]
 
 PHONE = "+12025550143"
 PASSWORD = "c0rrect-horse-battery-staple"
