@@ -76,7 +76,9 @@ def claim(broadcast_id: int, first_pk: int, last_pk: int, limit: int) -> list[Cl
             *(broadcast_id, Status.QUEUED, first_pk, last_pk, limit),
             Status.QUEUED,
         ]
-        # One statement: atomic on its own (in autocommit mode, or as part of the caller's
+        # Raw SQL because the ORM cannot say UPDATE ... RETURNING (nor FOR UPDATE SKIP LOCKED
+        # in an UPDATE's sub-select); the names come from _meta (see _claim_sql). One
+        # statement: atomic on its own (in autocommit mode, or as part of the caller's
         # transaction), so no BEGIN/COMMIT around it.
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
