@@ -51,13 +51,13 @@ from django_textlink._payloads import (
     update_contact_tag_payload,
     verify_code_payload,
 )
+from django_textlink._values import InvalidValue
 from django_textlink.conf import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,
     DEFAULT_POOL_SIZE,
     DEFAULT_RETRY_BACKOFF,
     DEFAULT_TIMEOUT,
-    InvalidValue,
     Timeout,
     base_url_problem,
     parse_max_retries,

@@ -32,7 +32,6 @@ Value parsers
 from __future__ import annotations
 
 import ipaddress
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, NamedTuple, TypeVar, cast, overload
 from urllib.parse import urlsplit
@@ -40,6 +39,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.signals import setting_changed
 
+from django_textlink._guard_options import parse_challenge, parse_fraud_guard
+from django_textlink._values import (
+    InvalidValue,
+    is_number,
+    parse_country,
+    parse_number,
+    parse_whole_number,
+)
 from django_textlink.exceptions import TextLinkConfigurationError
 
 T = TypeVar("T")
@@ -67,6 +74,8 @@ LIMIT_STORES = ("database", "cache")
 WEBHOOK_PROCESSING_MODES = ("inline", "task")
 #: The alias of the tasks framework's default backend (when ``settings.TASKS`` is not set).
 DEFAULT_TASK_BACKEND = "default"
+#: The step-up challenge of the fraud guard: a proof of work, no third party.
+DEFAULT_CHALLENGE = "django_textlink.verification.challenge.ProofOfWork"
 
 DEFAULTS: dict[str, Any] = {
     "API_KEY": None,
@@ -96,6 +105,9 @@ DEFAULTS: dict[str, Any] = {
     "CACHE": "default",
     "ALLOWED_ORIGINS": (),
     "TOKEN_MAX_AGE": 1800,
+    # The fraud guard (see django_textlink.verification.guard)
+    "FRAUD_GUARD": None,
+    "CHALLENGE": DEFAULT_CHALLENGE,
     # Messaging (see django_textlink.messaging)
     "BULK_CHUNK_SIZE": 1000,
     "BULK_CONCURRENCY": 50,
@@ -120,44 +132,12 @@ def setting_name(key: str) -> str:
     return f'settings.TEXTLINK["{key}"]'
 
 
-class InvalidValue(ValueError):
-    """A value a parser refuses. Its text completes a sentence that starts with the name of
-    what holds the value: ``"must be a whole number >= 1, got 0."``."""
-
-
-# -- value parsers (no settings needed) ----------------------------------------------------
-
-
-def parse_whole_number(value: object, minimum: int = 1) -> int:
-    """An ``int`` (not a ``bool``) >= ``minimum``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidValue(f"must be a whole number >= {minimum}, got {value!r}.")
-    return value
-
-
-def _is_number(value: object, *, allow_zero: bool = False) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and (value >= 0 if allow_zero else value > 0)
-    )
-
-
-def parse_number(value: object, *, allow_zero: bool = False, unit: str = "seconds") -> float:
-    """A finite ``int`` or ``float`` (not a ``bool``) > 0, or >= 0 with ``allow_zero``."""
-    if not _is_number(value, allow_zero=allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise InvalidValue(f"must be a finite number of {unit} {bound}, got {value!r}.")
-    return float(value)  # type: ignore[arg-type]
-
-
 def parse_timeout(value: object) -> Timeout:
     """A finite number of seconds > 0, or a ``(connect, read)`` pair of them. ``None`` is
     refused: a request without a timeout can hang a worker forever."""
     if not isinstance(value, list | tuple):
         return parse_number(value)
-    if len(value) != 2 or not all(_is_number(part) for part in value):
+    if len(value) != 2 or not all(is_number(part) for part in value):
         raise InvalidValue(
             "must be a number of seconds or a (connect, read) pair of them, each finite and "
             f"> 0, got {value!r}."
@@ -225,15 +205,6 @@ def origin_problem(value: str) -> str | None:
     if parts.hostname.startswith("*.") and "." not in parts.hostname[2:]:
         return "must name a domain under the wildcard (https://*.example.com, not *.com)"
     return None
-
-
-def parse_country(value: object) -> str | None:
-    """None, or an ISO 3166-1 alpha-2 code (returned upper-case)."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
-        raise InvalidValue(f"must be ISO 3166-1 alpha-2 codes such as 'US', got {value!r}.")
-    return value.upper()
 
 
 def parse_keywords(value: object) -> frozenset[str]:
@@ -490,7 +461,10 @@ class TextLinkSettings:
         try:
             value = option.parse(raw)
         except InvalidValue as err:
-            raise TextLinkConfigurationError(f"{setting_name(option.key)} {err}") from err
+            text = str(err)  # "[...]": the key of a dict option, written next to its name
+            separator = "" if text.startswith("[") else " "
+            message = f"{setting_name(option.key)}{separator}{text}"
+            raise TextLinkConfigurationError(message) from err
         self._cache[option.key] = (raw, value)
         return value
 
@@ -575,6 +549,18 @@ class TextLinkSettings:
     TOKEN_MAX_AGE = Option(
         parse_whole_number,
         "Seconds a verification token (proof of a verified phone) can be redeemed.",
+    )
+
+    # -- the fraud guard --------------------------------------------------------------------
+
+    FRAUD_GUARD = Option(
+        parse_fraud_guard,
+        """The fraud guard's options (a dict; see docs/fraud-guard.md), parsed into a
+        :class:`~django_textlink._guard_options.GuardOptions`.""",
+    )
+    CHALLENGE = Option(
+        parse_challenge,
+        "The dotted path of the step-up challenge class (None: no step-up).",
     )
 
     # -- messaging --------------------------------------------------------------------------

@@ -324,3 +324,90 @@ class VerificationState(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class VerificationActivity(models.Model):
+    """The fraud guard's figures: codes sent and numbers verified in one number range
+    during one period (:data:`~django_textlink.verification.guard.activity.PERIOD` seconds).
+
+    A range is a number without its last digits (``TEXTLINK["FRAUD_GUARD"]["RANGE_DIGITS"]``):
+    no full phone number is kept here. The guard reads these rows for its conversion figures
+    and the admin's fraud guard page for the last 24 hours; ``textlink_purge`` deletes rows
+    older than two days.
+    """
+
+    period = models.DateTimeField(_("period"))
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    number_range = models.CharField(_("number range"), max_length=16)
+    sends = models.PositiveIntegerField(_("codes sent"), default=0)
+    verified = models.PositiveIntegerField(_("numbers verified"), default=0)
+
+    objects: ClassVar[models.Manager[VerificationActivity]] = models.Manager()
+
+    class Meta:
+        verbose_name = _("verification activity")
+        verbose_name_plural = _("verification activity")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("number_range", "period"), name="textlink_activity_range_period"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=("country", "period"), name="textlink_activity_country"),
+            models.Index(fields=("period",), name="textlink_activity_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number_range} @ {self.period:%Y-%m-%d %H:%M}"
+
+
+class VerificationBlock(models.Model):
+    """A number range or a country the fraud guard refuses codes to until ``ends_at``
+    (or until someone lifts the block in the admin).
+
+    Blocks escalate: one placed soon after the previous block on the same range or country
+    ended lasts twice as long (``BLOCK_FIRST`` doubling up to ``BLOCK_MAX``).
+    """
+
+    class Scope(models.TextChoices):
+        RANGE = "range", _("number range")
+        COUNTRY = "country", _("country")
+
+    class Reason(models.TextChoices):
+        RANGE_VELOCITY = "range_velocity", _("too many codes to one number range")
+        LOW_CONVERSION = "low_conversion", _("too few codes entered in this country")
+
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
+    value = models.CharField(
+        _("range or country"),
+        max_length=16,
+        help_text=_("A number without its last digits, or an ISO country code."),
+    )
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    level = models.PositiveSmallIntegerField(
+        _("level"), default=1, help_text=_("1 for a first block; each escalation adds one.")
+    )
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"), db_index=True)
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("lifted by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    objects: ClassVar[models.Manager[VerificationBlock]] = models.Manager()
+
+    class Meta:
+        verbose_name = _("fraud guard block")
+        verbose_name_plural = _("fraud guard blocks")
+        ordering = ("-starts_at",)
+        indexes = [
+            models.Index(fields=("scope", "value", "ends_at"), name="textlink_block_lookup"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.value}"

@@ -6,6 +6,17 @@
     ``request`` (the HttpRequest, or None outside a request), ``user`` (the user the
     number was verified for, or None). The code itself is never passed.
 
+``verification_blocked``
+    The fraud guard refused a code, held it back for a challenge, or (in ``"monitor"``
+    mode) would have. Arguments: ``sender`` (the FraudGuard class), ``reason`` (what
+    decided: ``"range_velocity"``, ``"low_conversion"``, ``"range_blocked"``,
+    ``"country_blocked"``, ``"phone_backoff"``, ``"number_type"``, ``"country_mode"``,
+    ``"range_near_budget"``, ``"network_many_numbers"``), ``action`` (``"blocked"``,
+    ``"challenged"`` or ``"monitored"``), ``phone_number`` (E.164), ``country`` (ISO-2,
+    ``""`` when unknown), ``number_range`` (the number without its last digits),
+    ``request`` (or None). Log lines never carry the full number; a receiver that logs it
+    should mask it too.
+
 Webhook signals are sent once per stored webhook event, after the event's data is saved
 and inside the same transaction: a receiver that raises rolls that data back and marks
 the event ``failed`` (TextLink still gets its 200); replaying the event from the admin
@@ -41,5 +52,13 @@ sms_received = Signal()
 sms_sent = Signal()
 sms_failed = Signal()
 contact_tag_changed = Signal()
+verification_blocked = Signal()
 
-__all__ = ["contact_tag_changed", "phone_verified", "sms_failed", "sms_received", "sms_sent"]
+__all__ = [
+    "contact_tag_changed",
+    "phone_verified",
+    "sms_failed",
+    "sms_received",
+    "sms_sent",
+    "verification_blocked",
+]

@@ -39,3 +39,12 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(clock_module, "clock", fake)
     return fake
+
+
+@pytest.fixture
+def fraud_guard_off(settings) -> None:
+    """For the tests of one base limit (per phone, per IP, the budget) on its own: the fraud
+    guard, on by default, would also decide (a range's budget, the challenge for one
+    network sending to many numbers, the per-phone back-off). Its own tests are in
+    tests/verification/guard/."""
+    settings.TEXTLINK = {**settings.TEXTLINK, "FRAUD_GUARD": {"MODE": "off"}}

@@ -7,6 +7,8 @@ code; nothing here stores it.
 * :mod:`.tokens`: a signed proof of a verified number, redeemable once.
 * :mod:`.limits` and :mod:`.store`: sliding-window limits on the durable limit store.
 * :mod:`.state`: live codes and "code just sent" markers in that store.
+* :mod:`.guard` and :mod:`.challenge`: the fraud guard (SMS pumping) and its step-up
+  challenge.
 * :mod:`.clientip`: the client a limit counts (proxies, IPv6 /64).
 * :mod:`.session`, :mod:`.forms`, :mod:`.views`, :mod:`.urls`: the HTML pages and the signup
   drop-in (:class:`~django_textlink.forms.VerifiedPhoneFormMixin`).
@@ -17,10 +19,13 @@ from __future__ import annotations
 from django_textlink.phone import InvalidPhoneNumber
 from django_textlink.verification.errors import (
     LIMIT_MESSAGES,
+    ChallengeRequired,
     CountryNotAllowed,
     InvalidCode,
     InvalidToken,
     LimitExceeded,
+    NumberNotAllowed,
+    VerificationBlocked,
     VerificationError,
     VerificationUnavailable,
     limit_message,
@@ -48,15 +53,18 @@ __all__ = [
     "LIMIT_MESSAGES",
     "MAX_CODE_LENGTH",
     "MIN_CODE_LENGTH",
+    "ChallengeRequired",
     "CheckResult",
     "CountryNotAllowed",
     "InvalidCode",
     "InvalidPhoneNumber",
     "InvalidToken",
     "LimitExceeded",
+    "NumberNotAllowed",
     "PhoneVerification",
     "StartResult",
     "TokenData",
+    "VerificationBlocked",
     "VerificationError",
     "VerificationUnavailable",
     "clean_code",

@@ -92,3 +92,17 @@ def _warn_unknown_client(request: HttpRequest) -> None:
         "X-Forwarded-For (nginx: proxy_set_header X-Forwarded-For $remote_addr).",
         str(request.META.get("REMOTE_ADDR", ""))[:64],
     )
+
+
+def client_network_key(request: HttpRequest | None) -> str | None:
+    """The client's network, for the fraud guard's "one network, many numbers": the IPv4
+    /24 or the IPv6 /48 around :func:`client_ip`. None without a request or a usable
+    address."""
+    if request is None:
+        return None
+    address = client_ip(request)
+    if address is None:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network(f"{address}/48", strict=False))
+    return str(ipaddress.IPv4Network(f"{address}/24", strict=False))

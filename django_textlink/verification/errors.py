@@ -37,6 +37,54 @@ class CountryNotAllowed(VerificationError):
     code = "country_not_allowed"
 
 
+class NumberNotAllowed(VerificationError):
+    """The fraud guard refuses this kind of number (premium-rate, toll-free, a landline,
+    ...). ``number_type`` names the type."""
+
+    code = "number_not_allowed"
+
+    def __init__(self, message: Any = "", *, number_type: str = "") -> None:
+        super().__init__(message)
+        self.number_type = number_type
+
+
+class VerificationBlocked(LimitExceeded):
+    """The fraud guard refuses codes to this number for now: its range or its country is
+    blocked, or the number waits out its back-off. ``limit`` is ``"range_blocked"``,
+    ``"country_blocked"`` or ``"phone_backoff"``; ``retry_after`` is in seconds. A
+    solved challenge never lifts it."""
+
+    code = "blocked"
+
+
+class ChallengeRequired(VerificationError):
+    """The send is in the fraud guard's throttle zone: solve ``challenge`` (the issued
+    challenge, JSON-safe: its ``"type"`` says which) and send the answer with the request
+    again. ``reason`` says why the guard asks; ``invalid`` is True when an answer was given
+    and was not right (or was used already)."""
+
+    code = "challenge_required"
+
+    def __init__(
+        self,
+        message: Any,
+        *,
+        challenge: dict[str, Any],
+        reason: str,
+        invalid: bool = False,
+        renderer: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.challenge = challenge
+        self.reason = reason
+        self.invalid = invalid
+        self.renderer = renderer
+
+    def render(self) -> str:
+        """The challenge as HTML for a form (the challenge class's template)."""
+        return str(self.renderer.render(self.challenge)) if self.renderer is not None else ""
+
+
 class InvalidCode(VerificationError):
     """The submitted code is not even shaped like a code (nothing was sent to TextLink)."""
 
@@ -61,6 +109,9 @@ LIMIT_MESSAGES = {
     "checks_per_phone": _("Too many attempts for this number."),
     "checks_per_ip": _("Too many attempts from your network."),
     "wrong_codes": _("Too many wrong codes. Request a new code."),
+    "range_blocked": _("We cannot send codes to numbers like this one right now."),
+    "country_blocked": _("We cannot send codes to this country right now."),
+    "phone_backoff": _("Please wait before requesting another code for this number."),
 }
 
 

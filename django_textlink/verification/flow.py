@@ -25,6 +25,7 @@ Answers never depend on whether a number belongs to an account.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,10 @@ from django_textlink.verification.errors import (
     CountryNotAllowed,
     InvalidCode,
     LimitExceeded,
+    VerificationError,
     VerificationUnavailable,
 )
+from django_textlink.verification.guard import FraudGuard
 from django_textlink.verification.limits import WindowLimit, acquire_all, release_all
 from django_textlink.verification.state import DAY, HOUR, KEY_PREFIX
 from django_textlink.verification.store import DatabaseStore
@@ -223,12 +226,19 @@ class PhoneVerification:
             raise CountryNotAllowed(_("We cannot send codes to phone numbers in this country."))
         return phone_number
 
-    def start(self, phone_number: str) -> StartResult:
-        """Send a code to ``phone_number``. Raises :class:`InvalidPhoneNumber`,
-        :class:`CountryNotAllowed`, :class:`LimitExceeded` (before any call to TextLink) or
+    def start(
+        self, phone_number: str, *, challenge: Mapping[str, Any] | None = None
+    ) -> StartResult:
+        """Send a code to ``phone_number``. ``challenge`` is the answer to the challenge a
+        previous attempt was asked (:class:`ChallengeRequired`). Raises
+        :class:`InvalidPhoneNumber`, :class:`CountryNotAllowed`, :class:`NumberNotAllowed`,
+        :class:`LimitExceeded` (its subclass :class:`VerificationBlocked` for the fraud
+        guard's blocks), :class:`ChallengeRequired` (all before any call to TextLink) or
         :class:`VerificationUnavailable`."""
         phone_number = self.normalize(phone_number)
         _warn_if_in_a_transaction()
+        guard = FraudGuard(self.request)
+        screen = guard.screen(phone_number)
         hits, refused, retry_after = acquire_all(self._send_limits(phone_number))
         if refused is not None:
             logger.info(
@@ -238,6 +248,11 @@ class PhoneVerification:
                 retry_after,
             )
             raise LimitExceeded(refused.name, retry_after)
+        try:
+            hits += guard.admit(screen, challenge)
+        except VerificationError:
+            release_all(hits)
+            raise
         lifetime = conf.CODE_LIFETIME
         # Before the call: TextLink may post the sent webhook of the code SMS before it
         # answers, or to another process; either way it must find the marker.
@@ -257,8 +272,9 @@ class PhoneVerification:
             raise  # a site misconfiguration is not an outage: let it show
         except TextLinkError as err:
             if err.delivery_unknown:
-                # The code may have reached the phone: let it be checked.
+                # The code may have reached the phone: let it be checked (and count it).
                 state.new_issue(phone_number, lifetime)
+                guard.sent(screen)
             else:  # surely not sent: it does not count
                 release_all(hits)
             logger.warning("Verification code for %s not sent: %s", mask_phone(phone_number), err)
@@ -267,6 +283,7 @@ class PhoneVerification:
             ) from err
         # A fresh issue id: the wrong-code counter starts again for the new code.
         state.new_issue(phone_number, lifetime)
+        guard.sent(screen)
         logger.info("Verification code sent to %s", mask_phone(phone_number))
         return StartResult(
             phone_number=phone_number, resend_in=conf.RESEND_COOLDOWN, expires_in=lifetime
@@ -328,6 +345,7 @@ class PhoneVerification:
         from django_textlink.models import VerifiedPhoneNumber
 
         VerifiedPhoneNumber.record(phone_number, self.user)
+        FraudGuard(self.request).verified(phone_number)
         token = make_token(phone_number, self.user)
         logger.info("Phone %s verified", mask_phone(phone_number))
         phone_verified.send(

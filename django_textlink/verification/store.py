@@ -36,10 +36,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
-from datetime import timezone as dt_timezone
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.db import DatabaseError, IntegrityError, NotSupportedError, router, transaction
 from django.db.models import Case, DateTimeField, F, Q, Value, When
@@ -47,6 +45,8 @@ from django.db.models.functions import Greatest
 
 from django_textlink.conf import conf
 from django_textlink.verification import clock
+from django_textlink.verification.clock import as_datetime as _when
+from django_textlink.verification.clock import as_seconds as _seconds
 
 #: How often (seconds, per process) the database store deletes expired rows on its own.
 PURGE_INTERVAL = 300.0
@@ -133,19 +133,6 @@ class Store(ABC):
 
     def housekeeping(self) -> None:  # noqa: B027 - optional, nothing to do by default
         """Called after each decision: a chance to delete expired entries now and then."""
-
-
-def _when(seconds: float) -> datetime:
-    """The moment ``seconds`` as the database wants it: aware in UTC, or naive UTC when
-    ``USE_TZ`` is off (every value the store writes and compares is made the same way)."""
-    moment = datetime.fromtimestamp(seconds, tz=dt_timezone.utc)
-    return moment if settings.USE_TZ else moment.replace(tzinfo=None)
-
-
-def _seconds(moment: datetime) -> float:
-    if moment.tzinfo is None:  # naive UTC (USE_TZ off)
-        moment = moment.replace(tzinfo=dt_timezone.utc)
-    return moment.timestamp()
 
 
 class DatabaseStore(Store):

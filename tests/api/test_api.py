@@ -142,6 +142,7 @@ def test_second_send_within_the_cooldown_is_429(api, textlink_locmem):
     assert send(api, OTHER_PHONE).status_code == 202
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_sends_per_ip_are_limited(api, textlink_locmem, settings):
     settings.TEXTLINK = {**settings.TEXTLINK, "SENDS_PER_IP_PER_HOUR": 3}
     phones = ["+12025550100", "+12025550101", "+12025550102", "+12025550103"]

@@ -65,6 +65,7 @@ def flush_with_cheap_checks(api: APIClient, count: int = 400) -> None:
 # -- 1. every limit could be flushed by cheap requests ------------------------------------------
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_flushing_the_cache_does_not_reset_the_per_ip_limit(
     outbox: list[Any], clock: FakeClock
 ) -> None:
@@ -120,6 +121,7 @@ def test_the_cheap_checks_themselves_are_limited_per_client(outbox: list[Any]) -
     assert set(statuses[30:]) == {429}
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_the_limits_survive_a_restart(outbox: list[Any]) -> None:
     api = APIClient()
     for n in range(10):
@@ -222,6 +224,7 @@ class EarlyWebhookBackend(LocMemBackend):
 # -- 4. the per-IP limit switched off without a usable REMOTE_ADDR --------------------------------
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 @pytest.mark.parametrize("remote", ["", "unknown", "unix:/run/gunicorn.sock"])
 def test_requests_without_a_client_address_are_never_unlimited(
     outbox: list[Any], remote: str
@@ -240,6 +243,7 @@ def test_requests_without_a_client_address_are_never_unlimited(
     assert codes_sent(outbox) == 10
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_a_trusted_unix_socket_proxy_names_each_client(outbox: list[Any], settings: Any) -> None:
     settings.TEXTLINK = {**settings.TEXTLINK, "TRUSTED_PROXIES": ["unix"]}
     api = APIClient()
@@ -273,6 +277,7 @@ def test_checks_before_a_code_do_not_lock_the_owner_out(
     assert answer.json()["verified"] is True
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_retry_after_never_exceeds_the_window(outbox: list[Any], clock: FakeClock) -> None:
     api = APIClient()
     clock.set(299)  # late in a five-minute slice
@@ -286,6 +291,7 @@ def test_retry_after_never_exceeds_the_window(outbox: list[Any], clock: FakeCloc
         assert int(refusal["Retry-After"]) == 299 + 3600 - offset
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_the_html_flow_counts_in_the_same_store(outbox: list[Any], client: Client) -> None:
     """The HTML views share the service and its store: no second, weaker path."""
     for n in range(12):

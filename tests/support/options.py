@@ -34,6 +34,8 @@ BAD_VALUES: dict[str, Any] = {
     "CACHE": "nope",
     "ALLOWED_ORIGINS": ["app.example.com"],
     "TOKEN_MAX_AGE": 0,
+    "FRAUD_GUARD": {"RANGE_DIGITS": 0},
+    "CHALLENGE": "not-a-dotted-path",
     "BULK_CHUNK_SIZE": 0,
     "BULK_CONCURRENCY": "50",
     "BULK_RATE_LIMIT": 0,

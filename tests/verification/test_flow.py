@@ -265,6 +265,7 @@ def test_cooldown_keys_on_the_normalized_number(
 # -- 5 sends per phone per hour --------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_sends_per_phone_per_hour(outbox: list[Any], clock: FakeClock) -> None:
     for i in range(5):
         clock.set(i * 61)
@@ -289,6 +290,7 @@ def test_sends_per_phone_per_hour(outbox: list[Any], clock: FakeClock) -> None:
     assert len(outbox) == 6
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_sends_per_phone_refusal_does_not_consume_the_cooldown(
     outbox: list[Any], clock: FakeClock, settings: Any
 ) -> None:
@@ -306,6 +308,7 @@ def test_sends_per_phone_refusal_does_not_consume_the_cooldown(
 # -- 10 sends per client IP per hour ---------------------------------------------------------
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_sends_per_ip_per_hour_across_phones(outbox: list[Any], clock: FakeClock) -> None:
     request = http_request("203.0.113.7")
     for phone in PHONES[:10]:
@@ -330,6 +333,7 @@ def test_sends_per_ip_per_hour_across_phones(outbox: list[Any], clock: FakeClock
     assert len(outbox) == 14
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_sends_per_ip_ipv6_shares_the_64(outbox: list[Any], clock: FakeClock) -> None:
     for i, phone in enumerate(PHONES[:10]):
         start(phone, http_request(f"2001:db8:1:2::{i + 1:x}"))
@@ -341,6 +345,7 @@ def test_sends_per_ip_ipv6_shares_the_64(outbox: list[Any], clock: FakeClock) ->
     assert len(outbox) == 11
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_sends_per_ip_ignores_spoofed_forwarded_for(outbox: list[Any], clock: FakeClock) -> None:
     for i, phone in enumerate(PHONES[:10]):
         request = http_request("203.0.113.7")
@@ -351,6 +356,7 @@ def test_sends_per_ip_ignores_spoofed_forwarded_for(outbox: list[Any], clock: Fa
     refused(lambda: start(PHONES[10], request), "sends_per_ip")
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_sends_per_ip_with_the_http_backend_makes_no_call(
     textlink: FakeTextLink, clock: FakeClock
 ) -> None:
@@ -391,6 +397,7 @@ def test_daily_budget_refusal_does_not_consume_the_phone_limits(
     assert len(outbox) == 2
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_no_daily_budget_by_default(outbox: list[Any], clock: FakeClock) -> None:
     for phone in PHONES[:30]:
         start(phone)
@@ -483,6 +490,7 @@ def test_wrong_code_counter_is_per_phone(textlink: FakeTextLink) -> None:
     assert check(PHONES[1], "111111").attempts_left == 4
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_ten_checks_per_phone_per_hour(textlink: FakeTextLink, clock: FakeClock) -> None:
     start()
     for _ in range(5):
@@ -632,6 +640,7 @@ def test_send_failure_with_delivery_unknown_consumes_the_cooldown(
     assert textlink.count("send-code") == 2
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_delivery_unknown_sends_count_towards_the_hourly_limit(
     textlink: FakeTextLink, clock: FakeClock
 ) -> None:
@@ -1089,6 +1098,7 @@ def test_parallel_starts_send_one_code(shared_db: str, outbox: list[Any]) -> Non
         assert {o.limit for o in refusals} <= {"resend_cooldown", "sends_per_ip"}
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 @concurrent
 def test_parallel_starts_from_one_ip_to_many_phones_send_ten(
     shared_db: None, outbox: list[Any]

@@ -303,6 +303,7 @@ def test_token_in_the_hidden_field_makes_the_form_valid() -> None:
     assert with_request.is_valid(), with_request.errors
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_token_for_another_number_is_refused() -> None:
     request = make_request()
     other_token = verify_in_session(request, OTHER)

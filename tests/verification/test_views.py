@@ -364,6 +364,7 @@ def test_code_with_spaces_is_accepted(client: Client, textlink_locmem: list[Any]
     assert is_verified(PHONE)
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_a_posted_phone_number_cannot_swap_the_phone_being_verified(
     client: Client, textlink_locmem: list[Any]
 ) -> None:
@@ -533,6 +534,7 @@ def test_too_many_wrong_codes_are_refused_even_the_right_one(
     assert len(textlink_locmem) == 1
 
 
+@pytest.mark.usefixtures("fraud_guard_off")
 def test_send_limit_per_phone_on_verify(
     client: Client, textlink_locmem: list[Any], settings: Any
 ) -> None:
