@@ -30,6 +30,10 @@ textlink.W007   (deploy) The site is behind a proxy (``SECURE_PROXY_SSL_HEADER``
                 ``USE_X_FORWARDED_HOST``/``_PORT`` is set) but ``TRUSTED_PROXIES`` is empty:
                 every client shares the proxy's per-IP limit (or, on a Unix socket, the
                 one bucket of requests without an address).
+textlink.E008   ``TEXTLINK["CHALLENGE"]`` cannot be imported or is not a subclass of
+                :class:`~django_textlink.verification.challenge.Challenge`.
+textlink.W009   (deploy) The fraud guard is off or only monitors
+                (``TEXTLINK["FRAUD_GUARD"]["MODE"]``): SMS pumping is not stopped.
 =============== ==========================================================================
 """
 
@@ -150,7 +154,20 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
 
     messages += _verification_checks()
     messages += _webhook_checks()
+    if "CHALLENGE" not in errors:
+        messages += _challenge_checks()
     return messages
+
+
+def _challenge_checks() -> list[CheckMessage]:
+    from django_textlink.verification.challenge import challenge_class
+
+    try:
+        challenge_class()
+    except TextLinkConfigurationError as err:
+        hint = "Name a Challenge subclass, or None to turn step-up off."
+        return [Error(str(err), hint=hint, id="textlink.E008")]
+    return []
 
 
 def _webhook_checks() -> list[CheckMessage]:
@@ -258,6 +275,7 @@ def check_deploy(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
             messages.append(Warning(problem, hint=store_hint, id=check_id))
             break
     messages += _proxy_checks()
+    messages += _guard_mode_checks()
     return messages
 
 
@@ -309,5 +327,22 @@ def _proxy_checks() -> list[CheckMessage]:
             "the proxy must set X-Forwarded-For (nginx: proxy_set_header X-Forwarded-For "
             "$remote_addr).",
             id="textlink.W007",
+        )
+    ]
+
+
+def _guard_mode_checks() -> list[CheckMessage]:
+    try:
+        mode = conf.FRAUD_GUARD.mode
+    except TextLinkConfigurationError:
+        return []  # reported by check_settings as textlink.E004
+    if mode == "guard":
+        return []
+    return [
+        Warning(
+            f'{setting_name("FRAUD_GUARD")}["MODE"] is {mode!r}: the fraud guard does not '
+            "refuse SMS pumping, which costs you an SMS per attempt.",
+            hint='Remove "MODE" (the default, "guard") once the monitor\'s reports look right.',
+            id="textlink.W009",
         )
     ]

@@ -15,7 +15,8 @@ and a live character counter (GSM-7 or UCS-2, SMS parts). Confirming stores a
 streaming query, and opens the bulk send's progress page.
 
 One module per model admin (:mod:`.sms`, :mod:`.contacts`, :mod:`.broadcasts`,
-:mod:`.events`, :mod:`.verified`), the action in :mod:`.actions`; importing this package
+:mod:`.events`, :mod:`.verified`, :mod:`.guard`: the fraud guard's blocks and
+figures), the action in :mod:`.actions`; importing this package
 registers them on the default admin site.
 """
 
@@ -31,6 +32,7 @@ from django_textlink.admin.actions import (
 from django_textlink.admin.broadcasts import BroadcastAdmin
 from django_textlink.admin.contacts import ContactAdmin, ReplyForm, SetTagForm
 from django_textlink.admin.events import WebhookEventAdmin
+from django_textlink.admin.guard import VerificationBlockAdmin
 from django_textlink.admin.sms import SMSMessageAdmin
 from django_textlink.admin.verified import VerifiedPhoneNumberAdmin
 
@@ -44,6 +46,7 @@ __all__ = [
     "SMSMessageAdmin",
     "SendSMSForm",
     "SetTagForm",
+    "VerificationBlockAdmin",
     "VerifiedPhoneNumberAdmin",
     "WebhookEventAdmin",
     "send_sms_action",

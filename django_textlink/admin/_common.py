@@ -20,6 +20,7 @@ from django_textlink.models import (
     Broadcast,
     Contact,
     SMSMessage,
+    VerificationBlock,
     VerifiedPhoneNumber,
     WebhookEvent,
 )
@@ -32,12 +33,13 @@ if TYPE_CHECKING:
     ContactAdminBase = admin.ModelAdmin[Contact]
     BroadcastAdminBase = admin.ModelAdmin[Broadcast]
     WebhookEventAdminBase = admin.ModelAdmin[WebhookEvent]
+    VerificationBlockAdminBase = admin.ModelAdmin[VerificationBlock]
     AnyModelAdmin = admin.ModelAdmin[Any]
     ContactFormBase = forms.ModelForm[Contact]
 else:
     VerifiedPhoneNumberAdminBase = SMSMessageAdminBase = admin.ModelAdmin
     ContactAdminBase = BroadcastAdminBase = AnyModelAdmin = admin.ModelAdmin
-    WebhookEventAdminBase = admin.ModelAdmin
+    WebhookEventAdminBase = VerificationBlockAdminBase = admin.ModelAdmin
     ContactFormBase = forms.ModelForm
 
 SEND_PERMISSION = "django_textlink.add_broadcast"

@@ -13,7 +13,7 @@ from typing import Any, cast
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 
-from django_textlink.verification import LimitExceeded, VerificationUnavailable
+from django_textlink.verification import ChallengeRequired, LimitExceeded, VerificationUnavailable
 
 
 class RateLimited(exceptions.Throttled):
@@ -90,3 +90,35 @@ class CrossSiteRefused(_DetailAndCode, exceptions.PermissionDenied):
     status_code = status.HTTP_403_FORBIDDEN
     default_code = "cross_site"
     default_detail = _("Requests from other websites are not allowed.")
+
+
+class ChallengeRequiredError(exceptions.PermissionDenied):
+    """403 ``{"detail", "code": "challenge_required", "reason", "challenge"}``: the fraud
+    guard asks for a challenge before it sends this code (the send is in its throttle zone).
+    Solve ``challenge`` (its ``"type"`` says which: ``"proof_of_work"`` by default) and send
+    the request again with the answer in ``"challenge"``. Nothing was counted or sent."""
+
+    default_code = "challenge_required"
+    default_detail = _("Please complete the check to receive your code.")
+
+    def __init__(self, challenge: dict[str, Any], reason: str, detail: Any = None) -> None:
+        message = str(detail or self.default_detail)
+        super().__init__(
+            detail={"detail": message, "code": self.default_code, "reason": reason},
+            code=self.default_code,
+        )
+        # Set after: DRF would turn every leaf (the difficulty too) into a string.
+        cast(dict[str, Any], self.detail)["challenge"] = dict(challenge)
+
+    @classmethod
+    def from_error(cls, error: ChallengeRequired) -> ChallengeRequiredError:
+        return cls(error.challenge, error.reason, error.message)
+
+    def get_codes(self) -> Any:
+        return dict.fromkeys(cast(dict[str, Any], self.detail), self.default_code)
+
+    def get_full_details(self) -> Any:
+        return {
+            key: {"message": value, "code": self.default_code}
+            for key, value in cast(dict[str, Any], self.detail).items()
+        }

@@ -76,15 +76,43 @@ UNAVAILABLE = OpenApiResponse(
 )
 
 
+class ChallengeSerializer(serializers.Serializer[Any]):
+    """The challenge to solve (with challenge_required). Its type says which; the built-in
+    proof of work has the fields below: find a decimal solution such that SHA-256 of
+    "<token>:<solution>" starts with difficulty zero bits, then post the send request again
+    with "challenge": {"token": token, "solution": solution}. A CAPTCHA challenge
+    (TEXTLINK["CHALLENGE"]) has fields of its own, such as a site key."""
+
+    type = serializers.CharField(help_text='"proof_of_work", or the site\'s own challenge.')
+    algorithm = serializers.CharField(required=False, help_text='"sha256".')
+    difficulty = serializers.IntegerField(
+        required=False, help_text="Leading zero bits the hash must have."
+    )
+    token = serializers.CharField(required=False, help_text="Signed; valid once, for this number.")
+    expires_in = serializers.IntegerField(
+        required=False, help_text="Seconds the challenge can be answered."
+    )
+
+    class Meta:
+        ref_name = "TextLinkChallenge"
+
+
 class ForbiddenSerializer(serializers.Serializer[Any]):
     """The request was refused before anything was counted or sent to TextLink."""
 
     detail = serializers.CharField()
     code = serializers.CharField(
         required=False,
-        help_text='"cross_site" for a browser\'s cross-site request; absent from the 403s '
-        "of DRF's own CSRF and permission checks.",
+        help_text='"cross_site" for a browser\'s cross-site request, "challenge_required" when '
+        "the fraud guard asks for a challenge first; absent from the 403s of DRF's own CSRF "
+        "and permission checks.",
     )
+    reason = serializers.CharField(
+        required=False,
+        help_text="With challenge_required: why the guard asks (low_conversion, "
+        "range_near_budget, network_many_numbers).",
+    )
+    challenge = ChallengeSerializer(required=False)
 
     class Meta:
         ref_name = "TextLinkForbidden"
@@ -94,7 +122,9 @@ FORBIDDEN = OpenApiResponse(
     ForbiddenSerializer,
     description="A browser sent the request from another site's page (Sec-Fetch-Site: "
     "cross-site, or an Origin header that is null or not this site's) and that origin is "
-    'not in TEXTLINK["ALLOWED_ORIGINS"]: code "cross_site". Clients that send neither '
+    'not in TEXTLINK["ALLOWED_ORIGINS"]: code "cross_site". Or the fraud guard asks for '
+    'a challenge before it sends the code: code "challenge_required", with the challenge '
+    "to solve (send the request again with its answer in challenge). Clients that send neither "
     "header (mobile apps, servers) are not concerned. Also DRF's usual 403 for a "
     "session-authenticated request without its CSRF token, or a site's own permissions.",
     examples=[
@@ -106,7 +136,24 @@ FORBIDDEN = OpenApiResponse(
             },
             status_codes=[403],
             response_only=True,
-        )
+        ),
+        OpenApiExample(
+            "Challenge required (fraud guard)",
+            value={
+                "detail": "Please complete the check to receive your code.",
+                "code": "challenge_required",
+                "reason": "range_near_budget",
+                "challenge": {
+                    "type": "proof_of_work",
+                    "algorithm": "sha256",
+                    "difficulty": 18,
+                    "token": "eyJuIjoi...:1tXyZ0:abc...",
+                    "expires_in": 600,
+                },
+            },
+            status_codes=[403],
+            response_only=True,
+        ),
     ],
 )
 

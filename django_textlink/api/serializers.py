@@ -31,10 +31,23 @@ _PHONE_HELP = _(
 # -- requests ------------------------------------------------------------------------------
 
 
+#: The longest value of a challenge answer (a CAPTCHA response token is a few KB at most).
+MAX_CHALLENGE_VALUE = 4096
+
+
 class SendCodeSerializer(serializers.Serializer[Any]):
     """Request a verification code for a phone number."""
 
     phone_number = serializers.CharField(max_length=MAX_PHONE_LENGTH, help_text=_PHONE_HELP)
+    challenge = serializers.DictField(
+        child=serializers.CharField(max_length=MAX_CHALLENGE_VALUE, allow_blank=True),
+        required=False,
+        help_text=_(
+            "The answer to the challenge a previous attempt was given (403, code "
+            '"challenge_required"). For the proof of work: {"token": the challenge\'s '
+            'token, "solution": the decimal number found}.'
+        ),
+    )
 
     class Meta:
         ref_name = "TextLinkSendCode"
@@ -119,7 +132,8 @@ class RateLimitedSerializer(serializers.Serializer[Any]):
     limit = serializers.CharField(
         help_text=_(
             "The limit that refused the request: resend_cooldown, sends_per_phone, "
-            "sends_per_ip, daily_budget, checks_per_phone or wrong_codes."
+            "sends_per_ip, daily_budget, checks_per_phone or wrong_codes; or the fraud "
+            "guard: range_blocked, country_blocked or phone_backoff."
         )
     )
     retry_after = serializers.IntegerField(help_text=_("Seconds to wait before trying again."))

@@ -10,7 +10,11 @@ TextLink; nothing here counts or decides.
     202 ``{"phone_number": "+12025550143", "resend_in": 60, "expires_in": 600}``: the code
     is on its way (the answer never contains it, and is the same whether or not the number
     belongs to an account). 400 ``{"phone_number": ["..."]}`` for an invalid number or a
-    country codes are not sent to; 429 (see below); 503 ``{"detail", "code":
+    country codes are not sent to, or a kind of number they are not sent to (premium-rate,
+    toll-free, a landline: code ``number_not_allowed``); 403 ``{"detail", "code":
+    "challenge_required", "reason", "challenge"}`` when the fraud guard asks for a challenge
+    first (solve it and post again with ``"challenge"``: the answer; see
+    ``docs/fraud-guard.md``); 429 (see below); 503 ``{"detail", "code":
     "unavailable"}`` when TextLink cannot be reached.
 
 ``POST verify/check/`` ``{"phone_number", "code"}``
@@ -83,7 +87,12 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from django_textlink.api.exceptions import CrossSiteRefused, RateLimited, Unavailable
+from django_textlink.api.exceptions import (
+    ChallengeRequiredError,
+    CrossSiteRefused,
+    RateLimited,
+    Unavailable,
+)
 from django_textlink.api.origin import cross_site_refusal
 from django_textlink.api.serializers import (
     CheckCodeSerializer,
@@ -94,10 +103,12 @@ from django_textlink.api.serializers import (
 )
 from django_textlink.phone import InvalidPhoneNumber
 from django_textlink.verification import (
+    ChallengeRequired,
     CheckResult,
     CountryNotAllowed,
     InvalidCode,
     LimitExceeded,
+    NumberNotAllowed,
     PhoneVerification,
     VerificationUnavailable,
 )
@@ -169,11 +180,15 @@ class SendCodeView(PhoneVerificationAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = self.get_validated_data()
         try:
-            started = self.get_verification().start(data["phone_number"])
+            started = self.get_verification().start(
+                data["phone_number"], challenge=data.get("challenge")
+            )
         except InvalidPhoneNumber as err:
             raise field_error("phone_number", err) from err
-        except CountryNotAllowed as err:
+        except (CountryNotAllowed, NumberNotAllowed) as err:
             raise field_error("phone_number", err.message, err.code) from err
+        except ChallengeRequired as err:
+            raise ChallengeRequiredError.from_error(err) from err
         except LimitExceeded as err:
             raise RateLimited.from_error(err) from err
         except VerificationUnavailable as err:

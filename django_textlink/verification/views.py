@@ -22,16 +22,19 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, TemplateView
 
 from django_textlink.verification import (
+    ChallengeRequired,
     CountryNotAllowed,
     InvalidCode,
     InvalidPhoneNumber,
     InvalidToken,
     LimitExceeded,
+    NumberNotAllowed,
     PhoneVerification,
     VerificationUnavailable,
     read_token,
     session,
 )
+from django_textlink.verification.challenge import get_challenge
 from django_textlink.verification.forms import CodeForm, PhoneNumberForm
 
 if TYPE_CHECKING:
@@ -69,6 +72,11 @@ class _FlowMixin:
     def flow(self) -> PhoneVerification:
         return PhoneVerification(request=self.request)
 
+    def challenge_answer(self) -> dict[str, str] | None:
+        """The answer to the fraud guard's challenge posted with the form, if any."""
+        challenge = get_challenge(self.request)
+        return challenge.answer_from_form(self.request.POST) if challenge is not None else None
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]
         context["next_url"] = safe_next_url(self.request)
@@ -105,10 +113,17 @@ class VerifyPhoneView(_FlowMixin, PhoneFormView):
 
     def form_valid(self, form: PhoneNumberForm) -> HttpResponse:
         try:
-            started = self.flow().start(form.cleaned_data["phone_number"])
-        except (InvalidPhoneNumber, CountryNotAllowed) as err:
+            started = self.flow().start(
+                form.cleaned_data["phone_number"], challenge=self.challenge_answer()
+            )
+        except (InvalidPhoneNumber, CountryNotAllowed, NumberNotAllowed) as err:
             form.add_error("phone_number", str(getattr(err, "message", err)))
             return self.form_invalid(form)
+        except ChallengeRequired as err:
+            # The same form again, with the challenge in it: the browser solves it and
+            # sends the form again on its own (403: nothing was sent yet).
+            context = self.get_context_data(form=form, challenge=err.render())
+            return self.render_to_response(context, status=403)
         except (LimitExceeded, VerificationUnavailable) as err:
             return self.render_refusal(form, err)
         session.set_pending_phone(self.request, started.phone_number)
@@ -151,12 +166,20 @@ class ConfirmPhoneView(_FlowMixin, CodeFormView):
         status = 200
         refusal: LimitExceeded | None = None
         try:
-            self.flow().start(self.phone_number)
+            self.flow().start(self.phone_number, challenge=self.challenge_answer())
+        except ChallengeRequired as err:
+            context.update(resend_challenge=err.render(), resend_error=str(err.message))
+            status = 403
         except LimitExceeded as err:
             context.update(resend_error=str(err.message), retry_after=err.retry_after)
             status = 429
             refusal = err
-        except (VerificationUnavailable, CountryNotAllowed, InvalidPhoneNumber) as err:
+        except (
+            VerificationUnavailable,
+            CountryNotAllowed,
+            InvalidPhoneNumber,
+            NumberNotAllowed,
+        ) as err:
             context["resend_error"] = str(getattr(err, "message", err))
             status = 503
         else:

@@ -23,11 +23,13 @@ from django.utils.http import urlencode
 
 from django_textlink.forms import PhoneNumberField, VerifiedPhoneFormMixin
 from django_textlink.verification import (
+    ChallengeRequired,
     LimitExceeded,
     PhoneVerification,
     VerificationError,
     session,
 )
+from django_textlink.verification.challenge import get_challenge
 
 PENDING_KEY = "example_pending_signup"
 
@@ -46,6 +48,7 @@ class CompleteSignupForm(VerifiedPhoneFormMixin, forms.Form):
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None, request=request)
     status = 200
+    challenge_html = ""
     if request.method == "POST":
         if form.is_valid():  # the phone was verified already in this session
             # Save the user and redeem the verification in one transaction.
@@ -58,8 +61,17 @@ def signup(request: HttpRequest) -> HttpResponse:
             # Not form.cleaned_data["phone_number"]: the "not verified" error removed it.
             phone = form.phone_number_to_verify
             assert phone is not None
+            challenge = get_challenge(request)
+            answer = challenge.answer_from_form(request.POST) if challenge else None
             try:
-                PhoneVerification(request).start(phone)
+                PhoneVerification(request).start(phone, challenge=answer)
+            except ChallengeRequired as err:
+                # The fraud guard asks for a check first: the browser solves it and sends
+                # the form again, so the form keeps what was typed (passwords included).
+                challenge_html = err.render()
+                for name in ("password1", "password2"):
+                    form.fields[name].widget.render_value = True
+                status = 403
             except VerificationError as err:
                 form.add_error(None, str(err.message))
                 status = 429 if isinstance(err, LimitExceeded) else 400
@@ -72,7 +84,8 @@ def signup(request: HttpRequest) -> HttpResponse:
                 session.set_pending_phone(request, phone)
                 confirm = reverse("textlink:verify-confirm")
                 return redirect(f"{confirm}?{urlencode({'next': reverse('signup-complete')})}")
-    return render(request, "example/signup.html", {"form": form}, status=status)
+    context = {"form": form, "challenge": challenge_html}
+    return render(request, "example/signup.html", context, status=status)
 
 
 def signup_complete(request: HttpRequest) -> HttpResponse:

@@ -8,7 +8,9 @@ dropped, so counts and statuses stay for statistics while the personal data goes
 It also deletes the expired entries of the verification flow's database store
 (:class:`~django_textlink.models.VerificationState`: limit counters, live-code markers,
 used tokens past their expiry), whatever ``--days`` says: they mean nothing any more.
-The store deletes them on its own too, now and then, as it writes new ones.
+The store deletes them on its own too, now and then, as it writes new ones. Likewise the
+fraud guard's figures older than two days (:data:`GUARD_FIGURES_KEPT`; the guard and its
+admin page read 24 hours), and its blocks that ended more than N days ago.
 
 With ``--contacts`` it also deletes contacts not changed for N days that no message of
 the last N days links to. Opted-out contacts are always kept: deleting one would forget
@@ -26,8 +28,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from django_textlink._masking import mask_phone
-from django_textlink.models import Contact, SMSMessage, WebhookEvent
+from django_textlink.models import Contact, SMSMessage, VerificationBlock, WebhookEvent
+from django_textlink.verification import clock
+from django_textlink.verification.guard import activity
 from django_textlink.verification.store import DatabaseStore
+
+#: Seconds the fraud guard's figures are kept.
+GUARD_FIGURES_KEPT = 2 * 24 * 3600
 
 BATCH = 1000
 REMOVED = ""
@@ -72,6 +79,7 @@ class Command(BaseCommand):
         events = WebhookEvent.objects.filter(received_at__lt=cutoff)
         messages = anonymisable(cutoff)
         state = DatabaseStore()
+        ended_blocks = VerificationBlock.objects.filter(ends_at__lt=cutoff)
         if dry_run:
             also = f" and delete {deletable_contacts(cutoff).count()} contacts" if contacts else ""
             self.stdout.write(
@@ -81,6 +89,8 @@ class Command(BaseCommand):
             )
             return
         expired = state.purge_expired()
+        activity.purge(clock.now() - GUARD_FIGURES_KEPT)
+        ended_blocks.delete()
         deleted, _ = events.delete()
         anonymised = 0
         while True:
