@@ -308,7 +308,7 @@ def run_all(sandbox: Any, guard: bool, seed: int) -> dict[str, dict[str, Any]]:
     from django.conf import settings
     from django.test import Client, override_settings
 
-    textlink = dict(settings.TEXTLINK)
+    textlink: dict[str, Any] = dict(settings.TEXTLINK)
     if not guard:
         textlink["FRAUD_GUARD"] = {"MODE": "off"}
     results = {}
@@ -318,6 +318,7 @@ def run_all(sandbox: Any, guard: bool, seed: int) -> dict[str, dict[str, Any]]:
             began = time.perf_counter()
             results[name] = scenario(Client(), sandbox, random.Random(seed))
             results[name]["seconds"] = time.perf_counter() - began
+            print(f"   ({name}) {results[name]['seconds']:.1f} s", file=sys.stderr)
     return results
 
 
@@ -349,6 +350,11 @@ def report(base: dict[str, dict[str, Any]], ours: dict[str, dict[str, Any]]) -> 
             f"(guard off: {base[name]['verified']:.1%}; {ours[name]['challenges']} solved a "
             f"challenge); target >= 99%: {verdict(met)}"
         )
+    off, on = (result["c"]["seconds"] / result["c"]["users"] * 1000 for result in (base, ours))
+    print(
+        f"    (c) time per real user (send and check, this process): guard off {off:.1f} ms, "
+        f"guard on {on:.1f} ms (ratio {on / off:.2f})"
+    )
     d = ours["d"]
     print(
         f"    during (d) the attack got {d['attack_sms']} SMS "
@@ -366,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["auto", "postgres", "sqlite"], default="auto")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="only the guard's run (the suite's smoke run)"
+    )
     args = parser.parse_args(argv)
     kind = args.db if args.db != "auto" else ("postgres" if os.environ.get("PGHOST") else "sqlite")
     from django_textlink.sandbox import run_sandbox
@@ -380,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"== {where}; Django {django.get_version()}; the sandbox at {sandbox.base_url}")
         print("== default settings; the attacker and the users solve every challenge")
-        base = run_all(sandbox, guard=False, seed=args.seed)
         ours = run_all(sandbox, guard=True, seed=args.seed)
+        base = ours if args.no_baseline else run_all(sandbox, guard=False, seed=args.seed)
+        if args.no_baseline:
+            print("== no baseline run: its figures below repeat the guard's")
         ok = report(base, ours)
         seconds = sum(result["seconds"] for result in ours.values())
         print(f"== {seconds:.0f} s with the guard; every target {verdict(ok)}")

@@ -122,6 +122,8 @@ class VerifyPhoneView(_FlowMixin, PhoneFormView):
         except ChallengeRequired as err:
             # The same form again, with the challenge in it: the browser solves it and
             # sends the form again on its own (403: nothing was sent yet).
+            if err.invalid:
+                form.add_error(None, str(err.message))
             context = self.get_context_data(form=form, challenge=err.render())
             return self.render_to_response(context, status=403)
         except (LimitExceeded, VerificationUnavailable) as err:
@@ -168,7 +170,9 @@ class ConfirmPhoneView(_FlowMixin, CodeFormView):
         try:
             self.flow().start(self.phone_number, challenge=self.challenge_answer())
         except ChallengeRequired as err:
-            context.update(resend_challenge=err.render(), resend_error=str(err.message))
+            context["resend_challenge"] = err.render()
+            if err.invalid:
+                context["resend_error"] = str(err.message)
             status = 403
         except LimitExceeded as err:
             context.update(resend_error=str(err.message), retry_after=err.retry_after)

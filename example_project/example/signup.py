@@ -69,6 +69,8 @@ def signup(request: HttpRequest) -> HttpResponse:
                 # The fraud guard asks for a check first: the browser solves it and sends
                 # the form again, so the form keeps what was typed (passwords included).
                 challenge_html = err.render()
+                if err.invalid:
+                    form.add_error(None, str(err.message))
                 for name in ("password1", "password2"):
                     form.fields[name].widget.render_value = True
                 status = 403

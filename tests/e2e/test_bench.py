@@ -11,6 +11,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.paths import ROOT
 
 #: The suite's own kind of database (PostgreSQL in make test-postgres), for the benchmarks
@@ -26,7 +28,7 @@ def run_benchmark(script: str, *args: str) -> str:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -91,3 +93,23 @@ def test_webhook_benchmark_runs_and_verifies_every_event_was_stored_exactly_once
         "200 WebhookEvent rows (200 processed), 200 inbound SMSMessage rows, 10 posts answered "
         "as duplicates, baseline 210 rows; 0 lost, 0 duplicated, 0 errors"
     ) in out
+
+
+@pytest.mark.own_database
+def test_pumping_benchmark_meets_its_four_targets_with_default_settings():
+    """The whole scenarios (1,000 attempts each), the guard's run only: the issue's four
+    figures, checked on every SQLite run (the benchmark makes its own database)."""
+    out = run_benchmark("pumping.py", "--db", "sqlite", "--no-baseline")
+    sent = re.findall(r"^\((a|b)\) SMS sent of 1000 attempts: .* guard on (\d+) ", out, re.M)
+    limits = {"a": 10, "b": 50}
+    assert [(name, int(count) <= limits[name]) for name, count in sent] == [
+        ("a", True),
+        ("b", True),
+    ], out
+    verified = re.findall(r"^\((c|d)\) .*: verified (\d+\.\d)% of (\d+) with the guard", out, re.M)
+    assert [(name, float(share) >= 99.0, users) for name, share, users in verified] == [
+        ("c", True, "200"),
+        ("d", True, "190"),
+    ], out
+    assert out.count(": met") == 4, out
+    assert "every target met" in out, out

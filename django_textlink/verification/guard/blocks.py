@@ -87,6 +87,10 @@ def place(
     for block in previous:
         if as_seconds(block.ends_at) > at:
             return block
+    # A request that read the blocks before a concurrent one placed this block finds it here.
+    placed = active(_rows().filter(scope=scope, value=value)).order_by("-ends_at").first()
+    if placed is not None:
+        return placed
     level = max((block.level for block in previous), default=0) + 1
     seconds = min(options.block_max, options.block_first * 2 ** min(level - 1, 30))
     return _rows().create(

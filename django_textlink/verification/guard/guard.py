@@ -186,12 +186,6 @@ class FraudGuard:
         lifted = screen.standing.country_lifted_at if screen.standing is not None else None
         if lifted is not None:
             since = max(since, lifted)
-        country = activity.country_figures(screen.country, since) if screen.country else None
-        throttled = (
-            country is not None
-            and country.sends >= options.country_min_sends
-            and country.verified < options.country_min_conversion * country.sends
-        )
         verified_in_range = activity.range_figures(screen.number_range, at - DAY).verified
         budget = min(
             options.range_max_sends_per_hour,
@@ -199,12 +193,11 @@ class FraudGuard:
         )
         limits = [_range_limit(screen.number_range, budget)]
         zone = []
-        if throttled:
-            assert country is not None
-            # Each number verified in the window earns the country one more send.
-            country_budget = options.country_throttled_sends + country.verified
-            limits.append(_country_limit(screen.country, country_budget, options.conversion_window))
-            zone.append("low_conversion")
+        if screen.country:
+            country_limit, free = self._country_budget(screen.country, since)
+            if country_limit.count() >= free:
+                zone.append("low_conversion")
+            limits.append(country_limit)
         if limits[0].count() >= options.challenge_from * budget:
             zone.append("range_near_budget")
         network = client_network_key(self.request)
@@ -227,6 +220,26 @@ class FraudGuard:
             self._over_budget(screen, refused)
             return []
         return hits
+
+    def _country_budget(self, country: str, since: float) -> tuple[WindowLimit, int]:
+        """The country's codes in the conversion window, counted atomically with the
+        send (so that parallel requests cannot overrun it while the figures lag behind),
+        and how many of them go out unthrottled.
+
+        "At least ``COUNTRY_MIN_SENDS`` codes and fewer than ``COUNTRY_MIN_CONVERSION`` of
+        them verified" is "more than ``max(COUNTRY_MIN_SENDS - 1, verified /
+        COUNTRY_MIN_CONVERSION)`` codes": that many go out freely; then the country is
+        throttled, and gets ``COUNTRY_THROTTLED_SENDS`` more codes plus one per number
+        verified, each after a challenge; the next is refused and blocks the country."""
+        options = self.options
+        verified = activity.country_figures(country, since).verified
+        if options.country_min_conversion > 0:
+            judged = int(verified / options.country_min_conversion) + 1
+            free = max(options.country_min_sends, judged)
+            budget = free + options.country_throttled_sends + verified
+        else:  # a conversion of 0 is never too low
+            free = budget = UNLIMITED
+        return _country_limit(country, min(budget, UNLIMITED), options.conversion_window), free
 
     def _challenge(self, screen: Screen, reason: str, answer: Mapping[str, Any] | None) -> None:
         challenge = get_challenge(self.request)
