@@ -610,3 +610,79 @@ def test_e007_fails_manage_py_check_unless_silenced(settings):
         call_command("check", verbosity=0)
     settings.SILENCED_SYSTEM_CHECKS = ["textlink.E007"]
     call_command("check", verbosity=0)
+
+
+# -- the fraud guard: its options (E004), its challenge class (E008), its mode (W009) ---------
+
+
+class NotAChallenge:
+    """Importable, but no Challenge."""
+
+
+@pytest.mark.parametrize(
+    ("guard", "says"),
+    [
+        ({"MODEE": "guard"}, "has an unknown key 'MODEE'. Did you mean 'MODE'?"),
+        ({"MODE": "on"}, "[\"MODE\"] must be one of 'guard', 'monitor', 'off', got 'on'."),
+        ({"RANGE_DIGITS": 0}, '["RANGE_DIGITS"] must be a whole number >= 1, got 0.'),
+        ({"RANGE_DIGITS": 9}, '["RANGE_DIGITS"] must be a whole number from 1 to 8, got 9.'),
+        ({"COUNTRY_MIN_CONVERSION": 1.5}, '["COUNTRY_MIN_CONVERSION"] must be a number from 0'),
+        ({"REFUSED_NUMBER_TYPES": ["PREMIUM"]}, "names unknown number types ['PREMIUM']"),
+        ({"REFUSED_NUMBER_TYPES": "TOLL_FREE"}, "must be a list of number types"),
+        ({"COUNTRIES": {"GB": "deny"}}, "[\"COUNTRIES\"] ['GB'] must be one of 'allow', 'block'"),
+        ({"COUNTRIES": {"GBR": "block"}}, "must be ISO 3166-1 alpha-2 codes such as 'US'"),
+        ({"SAFE_LIST": ["15555550100"]}, "must be a list of E.164 numbers or their prefixes"),
+        ({"BLOCK_FIRST": 600, "BLOCK_MAX": 300}, '["BLOCK_MAX"] must be >= BLOCK_FIRST.'),
+        ([("MODE", "off")], "must be a dict of the fraud guard's options"),
+    ],
+)
+def test_a_malformed_fraud_guard_option_is_named(settings, guard, says):
+    use(settings, FRAUD_GUARD=guard)
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E004"}
+    assert messages["textlink.E004"].msg.startswith('settings.TEXTLINK["FRAUD_GUARD"]')
+    assert says in messages["textlink.E004"].msg
+
+
+def test_every_fraud_guard_default_passes_and_each_key_can_be_set(settings):
+    from django_textlink._guard_options import GUARD_DEFAULTS
+
+    use(settings, FRAUD_GUARD=dict(GUARD_DEFAULTS))
+    assert textlink_messages() == {}
+    use(settings, FRAUD_GUARD={"COUNTRIES": {"us": "allow"}, "SAFE_LIST": ["+1555555"]})
+    assert textlink_messages() == {}
+    from django_textlink.conf import conf
+
+    assert conf.FRAUD_GUARD.country_mode("US") == "allow"
+    assert conf.FRAUD_GUARD.is_safe("+15555550100")
+    assert not conf.FRAUD_GUARD.is_safe("+15565550100")
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("tests.test_checks.Missing", "cannot be imported"),
+        ("tests.test_checks.NotAChallenge", "must name a subclass of"),
+    ],
+)
+def test_e008_a_challenge_class_that_is_no_challenge(settings, path, says):
+    use(settings, CHALLENGE=path)
+    messages = textlink_messages()
+    assert set(messages) == {"textlink.E008"}
+    assert says in messages["textlink.E008"].msg
+
+
+def test_no_challenge_and_the_built_in_one_pass(settings):
+    for value in (None, "django_textlink.verification.challenge.ProofOfWork"):
+        use(settings, CHALLENGE=value)
+        assert textlink_messages() == {}
+
+
+@pytest.mark.parametrize("mode", ["monitor", "off"])
+def test_w009_deploy_warns_when_the_guard_does_not_refuse(settings, mode):
+    use(settings, FRAUD_GUARD={"MODE": mode}, ALLOWED_COUNTRIES=["US"])
+    messages = textlink_messages(deploy=True)
+    assert "textlink.W009" in messages
+    assert f"is '{mode}'" in messages["textlink.W009"].msg
+    use(settings, ALLOWED_COUNTRIES=["US"])
+    assert "textlink.W009" not in textlink_messages(deploy=True)

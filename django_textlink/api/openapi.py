@@ -103,6 +103,20 @@ class ForbiddenSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
     code = serializers.CharField(
         required=False,
+        help_text='"cross_site" for a browser\'s cross-site request; absent from the 403s '
+        "of DRF's own CSRF and permission checks.",
+    )
+
+    class Meta:
+        ref_name = "TextLinkForbidden"
+
+
+class SendForbiddenSerializer(ForbiddenSerializer):
+    """The send was refused, or held back for a challenge, before anything was counted or
+    sent to TextLink."""
+
+    code = serializers.CharField(
+        required=False,
         help_text='"cross_site" for a browser\'s cross-site request, "challenge_required" when '
         "the fraud guard asks for a challenge first; absent from the 403s of DRF's own CSRF "
         "and permission checks.",
@@ -115,28 +129,35 @@ class ForbiddenSerializer(serializers.Serializer[Any]):
     challenge = ChallengeSerializer(required=False)
 
     class Meta:
-        ref_name = "TextLinkForbidden"
+        ref_name = "TextLinkSendForbidden"
 
+
+_CROSS_SITE = (
+    "A browser sent the request from another site's page (Sec-Fetch-Site: "
+    "cross-site, or an Origin header that is null or not this site's) and that origin is "
+    'not in TEXTLINK["ALLOWED_ORIGINS"]: code "cross_site". Clients that send neither '
+    "header (mobile apps, servers) are not concerned. Also DRF's usual 403 for a "
+    "session-authenticated request without its CSRF token, or a site's own permissions."
+)
+_CROSS_SITE_EXAMPLE = OpenApiExample(
+    "Cross-site request",
+    value={"detail": "Requests from other websites are not allowed.", "code": "cross_site"},
+    status_codes=[403],
+    response_only=True,
+)
 
 FORBIDDEN = OpenApiResponse(
-    ForbiddenSerializer,
-    description="A browser sent the request from another site's page (Sec-Fetch-Site: "
-    "cross-site, or an Origin header that is null or not this site's) and that origin is "
-    'not in TEXTLINK["ALLOWED_ORIGINS"]: code "cross_site". Or the fraud guard asks for '
-    'a challenge before it sends the code: code "challenge_required", with the challenge '
-    "to solve (send the request again with its answer in challenge). Clients that send neither "
-    "header (mobile apps, servers) are not concerned. Also DRF's usual 403 for a "
-    "session-authenticated request without its CSRF token, or a site's own permissions.",
+    ForbiddenSerializer, description=_CROSS_SITE, examples=[_CROSS_SITE_EXAMPLE]
+)
+
+SEND_FORBIDDEN = OpenApiResponse(
+    SendForbiddenSerializer,
+    description=_CROSS_SITE
+    + " Or the fraud guard asks for a challenge before it sends the code: code "
+    '"challenge_required", with the challenge to solve; send the request again with its '
+    'answer in "challenge". Nothing was counted or sent.',
     examples=[
-        OpenApiExample(
-            "Cross-site request",
-            value={
-                "detail": "Requests from other websites are not allowed.",
-                "code": "cross_site",
-            },
-            status_codes=[403],
-            response_only=True,
-        ),
+        _CROSS_SITE_EXAMPLE,
         OpenApiExample(
             "Challenge required (fraud guard)",
             value={
@@ -158,8 +179,8 @@ FORBIDDEN = OpenApiResponse(
 )
 
 
-def _responses(success: dict[int, Any], invalid: Any) -> dict[int, Any]:
-    return {**success, 400: invalid, 403: FORBIDDEN, 429: RATE_LIMITED, 503: UNAVAILABLE}
+def _responses(success: dict[int, Any], invalid: Any, forbidden: Any = FORBIDDEN) -> dict[int, Any]:
+    return {**success, 400: invalid, 403: forbidden, 429: RATE_LIMITED, 503: UNAVAILABLE}
 
 
 send_code_schema = extend_schema(
@@ -173,9 +194,11 @@ send_code_schema = extend_schema(
         {202: OpenApiResponse(CodeSentSerializer, description="The code is on its way.")},
         OpenApiResponse(
             FieldErrorsSerializer,
-            description="Malformed input, an invalid phone number or a country codes "
-            "are not sent to.",
+            description="Malformed input, an invalid phone number, a country codes "
+            "are not sent to, or a kind of number the fraud guard never sends to "
+            "(premium-rate, toll-free, a landline, ...).",
         ),
+        SEND_FORBIDDEN,
     ),
     parameters=[RETRY_AFTER],
 )
