@@ -150,6 +150,19 @@ class WindowLimit:
         return float(self.window)  # pragma: no cover - counts changed while reading
 
 
+def count_all(limits: Sequence[WindowLimit]) -> dict[WindowLimit, int]:
+    """:meth:`WindowLimit.count` of each of ``limits`` (one store), in one read."""
+    if not limits:
+        return {}
+    at = now()
+    keys = {limit: limit._keys(at) for limit in limits}
+    counts = limits[0].store.counts([key for window in keys.values() for key in window])
+    return {
+        limit: sum(counts[key][0] for key in window if key in counts)
+        for limit, window in keys.items()
+    }
+
+
 def acquire_all(limits: Sequence[WindowLimit]) -> tuple[list[Hit], WindowLimit | None, float]:
     """Hit each limit in order, all in one atomic block of their store. On the first
     refusal nothing stays counted (rolled back, or taken back) and the result is

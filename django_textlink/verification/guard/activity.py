@@ -1,10 +1,11 @@
 """The fraud guard's figures: codes sent and numbers verified, per number range and
 :data:`PERIOD` (the :class:`~django_textlink.models.VerificationActivity` rows).
 
-Counting is two statements per event: an ``INSERT`` of the period's row that ignores an
-existing one (``bulk_create(ignore_conflicts=True)``), then an ``UPDATE`` adding one to it
-(row-locked, so concurrent processes never lose a count). Sliding windows are read as the
-sum of the periods they overlap, so a window is exact to :data:`PERIOD` seconds.
+Counting is one ``UPDATE`` adding to the period's row (row-locked, so concurrent
+processes never lose a count); the first event of a period inserts the row first, ignoring
+one a concurrent event inserted (``bulk_create(ignore_conflicts=True)``), and updates again.
+Sliding windows are read as the sum of the periods they overlap, so a window is exact to
+:data:`PERIOD` seconds.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django_textlink.verification.clock import as_datetime, now
 #: Seconds of one row of figures.
 PERIOD = 300
 
-logger = logging.getLogger("django_textlink.guard")
+logger = logging.getLogger("django_textlink.verification.guard")
 
 
 class Figures(NamedTuple):
@@ -55,14 +56,15 @@ def record(country: str, number_range: str, *, sends: int = 0, verified: int = 0
     is logged, never raised: the code it counts was sent already."""
     period = period_of(now())
     rows = _rows()
+    this_period = rows.filter(number_range=number_range, period=period)
+    add = {"sends": F("sends") + sends, "verified": F("verified") + verified}
     try:
-        rows.bulk_create(
-            [_model()(period=period, country=country, number_range=number_range)],
-            ignore_conflicts=True,
-        )
-        rows.filter(number_range=number_range, period=period).update(
-            sends=F("sends") + sends, verified=F("verified") + verified
-        )
+        if not this_period.update(**add):
+            rows.bulk_create(
+                [_model()(period=period, country=country, number_range=number_range)],
+                ignore_conflicts=True,
+            )
+            this_period.update(**add)
     except DatabaseError:
         logger.warning("Could not count the fraud guard's figures", exc_info=True)
 

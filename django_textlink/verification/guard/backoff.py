@@ -24,6 +24,11 @@ def _key(phone_number: str) -> str:
     return state.key("backoff", phone_number)
 
 
+def read(phone_number: str) -> tuple[int, float]:
+    """``(codes sent, when the last one was)`` since the count was last reset."""
+    return _read(phone_number)
+
+
 def _read(phone_number: str) -> tuple[int, float]:
     entry = state.store().get(_key(phone_number)) or ""
     count, _sep, last = entry.partition(":")
@@ -45,16 +50,17 @@ def delay(phone_number: str, count: int, options: GuardOptions) -> float:
     return base * (1 - JITTER + 2 * JITTER * spread)
 
 
-def wait(phone_number: str, options: GuardOptions) -> float:
-    """Seconds until the next code may be sent to ``phone_number`` (0: now)."""
-    count, last = _read(phone_number)
+def wait(phone_number: str, options: GuardOptions, count: int, last: float) -> float:
+    """Seconds until the next code may be sent to ``phone_number`` (0: now), after
+    ``count`` codes, the last one at ``last`` (:func:`read`)."""
     if not count:
         return 0.0
     return max(0.0, last + delay(phone_number, count, options) - now())
 
 
-def note_send(phone_number: str) -> None:
-    count, _last = _read(phone_number)
+def note_send(phone_number: str, count: int) -> None:
+    """One more code to ``phone_number``, after ``count`` (:func:`read`, at the screen:
+    the resend cooldown lets one code at a time through for a number)."""
     at = now()
     state.store().set(_key(phone_number), f"{count + 1}:{at:.3f}", at + DAY)
 

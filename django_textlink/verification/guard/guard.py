@@ -43,10 +43,13 @@ from django_textlink.verification.errors import (
 )
 from django_textlink.verification.guard import activity, backoff, blocks
 from django_textlink.verification.guard.numbers import number_range, refused_type, type_message
-from django_textlink.verification.limits import Hit, WindowLimit, acquire_all
+from django_textlink.verification.limits import Hit, WindowLimit, acquire_all, count_all
 from django_textlink.verification.state import DAY, HOUR
 
-logger = logging.getLogger("django_textlink.guard")
+logger = logging.getLogger("django_textlink.verification.guard")
+
+#: The reasons for a challenge, the first one found is reported.
+ZONE_ORDER = ["low_conversion", "range_near_budget", "network_many_numbers"]
 
 #: A counter that only counts (sends from one network): it never refuses.
 UNLIMITED = 2**31 - 1
@@ -69,6 +72,8 @@ class Screen:
     number_range: str
     mode: str
     standing: blocks.Standing | None = None
+    #: Codes sent to the number since its back-off was last reset.
+    sent_before: int = 0
 
 
 def _range_limit(number_range: str, budget: int) -> WindowLimit:
@@ -166,7 +171,9 @@ class FraudGuard:
             limit = "range_blocked" if block.scope == blocks.RANGE else "country_blocked"
             self._refuse(screen, limit, VerificationBlocked(limit, standing.retry_after))
 
-        wait = backoff.wait(phone_number, options)
+        count, last = backoff.read(phone_number)
+        screen = Screen(phone_number, country, prefix, mode, standing, count)
+        wait = backoff.wait(phone_number, options, count, last)
         if wait > 0:
             self._refuse(screen, "phone_backoff", VerificationBlocked("phone_backoff", wait))
         return screen
@@ -191,15 +198,15 @@ class FraudGuard:
             options.range_max_sends_per_hour,
             options.range_sends_per_hour + options.range_sends_per_verified * verified_in_range,
         )
-        limits = [_range_limit(screen.number_range, budget)]
-        zone = []
+        range_limit = _range_limit(screen.number_range, budget)
+        limits = [range_limit]
+        # Where each budget stands, all read at once; the counting below is exact.
+        thresholds = {range_limit: options.challenge_from * budget}
+        reasons = {range_limit: "range_near_budget"}
         if screen.country:
             country_limit, free = self._country_budget(screen.country, since)
-            if country_limit.count() >= free:
-                zone.append("low_conversion")
             limits.append(country_limit)
-        if limits[0].count() >= options.challenge_from * budget:
-            zone.append("range_near_budget")
+            thresholds[country_limit], reasons[country_limit] = free, "low_conversion"
         network = client_network_key(self.request)
         if network is not None:
             network_limit = WindowLimit(
@@ -209,9 +216,12 @@ class FraudGuard:
                 limit=UNLIMITED,
                 window=HOUR,
             )
-            if network_limit.count() >= options.network_free_sends:
-                zone.append("network_many_numbers")
             limits.append(network_limit)
+            thresholds[network_limit] = options.network_free_sends
+            reasons[network_limit] = "network_many_numbers"
+        counts = count_all(limits)
+        zone = [reasons[limit] for limit in limits if counts[limit] >= thresholds[limit]]
+        zone.sort(key=ZONE_ORDER.index)
 
         if zone:
             self._challenge(screen, zone[0], answer)
@@ -289,7 +299,7 @@ class FraudGuard:
         if screen.mode == SKIP:
             return
         activity.record(screen.country, screen.number_range, sends=1)
-        backoff.note_send(screen.phone_number)
+        backoff.note_send(screen.phone_number, screen.sent_before)
 
     def verified(self, phone_number: str) -> None:
         """The number's code was right: count the conversion, forget the back-off."""
