@@ -26,11 +26,14 @@ GUARD_MODES = ("guard", "monitor", "off")
 COUNTRY_MODES = ("allow", "block", "monitor")
 #: The number types ``REFUSED_NUMBER_TYPES`` may name: phonenumbers' types, and short codes.
 SHORT_CODE = "SHORT_CODE"
+#: Numbers of no country: international networks and satellite phones (+800, +808, +870,
+#: +881, +882, +883, +888, +979), the classic targets of international revenue share fraud.
+NON_GEOGRAPHIC = "NON_GEOGRAPHIC"
 NUMBER_TYPES = frozenset(
     name
     for name, value in vars(phonenumbers.PhoneNumberType).items()
     if name.isupper() and isinstance(value, int)
-) | {SHORT_CODE}
+) | {SHORT_CODE, NON_GEOGRAPHIC}
 
 GUARD_DEFAULTS: dict[str, Any] = {
     "MODE": "guard",
@@ -45,6 +48,7 @@ GUARD_DEFAULTS: dict[str, Any] = {
         "PERSONAL_NUMBER",
         "FIXED_LINE",
         SHORT_CODE,
+        NON_GEOGRAPHIC,
     ),
     # Range velocity: a range is the number without its last RANGE_DIGITS digits.
     "RANGE_DIGITS": 4,

@@ -337,7 +337,9 @@ class VerificationActivity(models.Model):
     """
 
     period = models.DateTimeField(_("period"))
-    country = models.CharField(_("country"), max_length=2, blank=True)
+    country = models.CharField(
+        _("country"), max_length=3, blank=True, help_text=_('ISO-2, or "001" for no country.')
+    )
     number_range = models.CharField(_("number range"), max_length=16)
     sends = models.PositiveIntegerField(_("codes sent"), default=0)
     verified = models.PositiveIntegerField(_("numbers verified"), default=0)

@@ -7,7 +7,10 @@ import phonenumbers
 from django.utils.translation import gettext_lazy as _
 from phonenumbers import shortnumberinfo
 
-from django_textlink._guard_options import SHORT_CODE
+from django_textlink._guard_options import NON_GEOGRAPHIC, SHORT_CODE
+
+#: phonenumbers' region of the numbers of no country.
+NON_GEOGRAPHIC_REGION = "001"
 
 _TYPE_NAMES = {
     value: name
@@ -27,6 +30,10 @@ NUMBER_TYPE_MESSAGES = {
     "PAGER": _("Codes cannot be sent to pagers. Enter a mobile number."),
     "VOICEMAIL": _("Codes cannot be sent to voicemail numbers. Enter a mobile number."),
     SHORT_CODE: _("Codes cannot be sent to short codes. Enter a mobile number."),
+    NON_GEOGRAPHIC: _(
+        "Codes cannot be sent to satellite phones or international network numbers. "
+        "Enter a mobile number."
+    ),
 }
 OTHER_TYPE_MESSAGE = _("Codes cannot be sent to this kind of number. Enter a mobile number.")
 
@@ -41,7 +48,12 @@ def number_type(phone_number: str) -> str:
 
 
 def refused_type(phone_number: str, refused: frozenset[str]) -> str | None:
-    """The number's type when it is one of ``refused``, else None."""
+    """The number's type when it is one of ``refused`` (``"NON_GEOGRAPHIC"`` for a number
+    of no country, when refused), else None."""
+    if NON_GEOGRAPHIC in refused:
+        parsed = phonenumbers.parse(phone_number, None)
+        if phonenumbers.region_code_for_number(parsed) == NON_GEOGRAPHIC_REGION:
+            return NON_GEOGRAPHIC
     kind = number_type(phone_number)
     return kind if kind in refused else None
 
