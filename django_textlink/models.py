@@ -376,8 +376,8 @@ class VerificationBlock(models.Model):
         COUNTRY = "country", _("country")
 
     class Reason(models.TextChoices):
-        RANGE_VELOCITY = "range_velocity", _("too many codes to one number range")
-        LOW_CONVERSION = "low_conversion", _("too few codes entered in this country")
+        RANGE_VELOCITY = "range_velocity", _("range over budget")
+        LOW_CONVERSION = "low_conversion", _("low conversion")
 
     scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices)
     value = models.CharField(

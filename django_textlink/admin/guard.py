@@ -22,7 +22,7 @@ from django_textlink.verification.guard import blocks as guard_blocks
 FIGURES_SPAN = 24 * 3600
 TOP_RANGES = 20
 
-BLOCK_SYMBOLS = {"active": "⛔", "ended": "○", "lifted": "✓"}
+BLOCK_SYMBOLS = {"active": "✗", "ended": "○", "lifted": "✓"}
 
 
 def _with_conversion(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,7 +51,7 @@ class ActiveFilter(admin.SimpleListFilter):
 @admin.register(VerificationBlock)
 class VerificationBlockAdmin(VerificationBlockAdminBase):
     change_list_template = "admin/django_textlink/verificationblock/change_list.html"
-    list_display = ("value", "scope", "reason", "level", "starts_at", "ends_at", "state")
+    list_display = ("value", "scope", "reason", "level", "ends_at", "state")
     list_filter = (ActiveFilter, "scope", "reason")
     search_fields = ("value",)
     actions = ["lift_blocks"]
@@ -65,6 +65,9 @@ class VerificationBlockAdmin(VerificationBlockAdminBase):
         "lifted_at",
         "lifted_by",
     )
+
+    class Media:
+        css = {"all": ("django_textlink/admin.css",)}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # only the fraud guard places blocks

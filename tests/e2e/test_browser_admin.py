@@ -392,3 +392,72 @@ def _check_the_changelists(page: Page, base: str, tmp_path: Path) -> list[str]:
     _screenshot(page, tmp_path, "admin-messages-1280.png")
 
     return js_errors
+
+
+def test_the_fraud_guard_page_shows_an_attack_and_lifts_its_block(
+    live_server: Any, settings: Any, tmp_path: Path
+) -> None:
+    """An attack on one range (through the real flow) and a real user elsewhere; the page
+    at a laptop's width shows the block and both countries' figures, and lifting the block
+    from the browser ends it."""
+    import contextlib
+
+    from django.test.client import RequestFactory
+
+    from django_textlink.models import VerificationBlock
+    from django_textlink.verification import PhoneVerification, VerificationBlocked
+
+    settings.TEXTLINK = {
+        **settings.TEXTLINK,
+        "BACKEND": "django_textlink.backends.locmem.LocMemBackend",
+        "CHALLENGE": None,
+    }
+    User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    for n in range(12):
+        request = RequestFactory().post("/", REMOTE_ADDR=f"198.51.{n}.7")
+        with contextlib.suppress(VerificationBlocked):
+            PhoneVerification(request=request).start(f"+4474001200{n:02d}")
+    PhoneVerification(request=RequestFactory().post("/", REMOTE_ADDR="203.0.113.9")).start(
+        "+12025550143"
+    )
+    assert VerificationBlock.objects.count() == 1
+
+    with chromium_page(width=1280, height=800) as page:
+        from playwright.sync_api import expect
+
+        js_errors = collect_js_errors(page)
+        page.route(re.compile(r"^[^?]*/static/"), serve_static)
+        base = live_server.url
+        page.goto(f"{base}/admin/login/?next=/admin/django_textlink/verificationblock/")
+        page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
+        page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Fraud guard")).to_be_visible()
+        expect(page.locator("#textlink-guard-summary")).to_contain_text("1 active block.")
+        expect(page.locator("#result_list")).to_contain_text("+44740012")
+        expect(page.locator("#result_list")).to_contain_text("Active")
+        countries = page.locator("#textlink-guard-countries")
+        expect(countries.locator("tr", has_text="GB")).to_contain_text("5")
+        expect(countries.locator("tr", has_text="US")).to_contain_text("1")
+        ranges = page.locator("#textlink-guard-ranges tbody tr").first
+        expect(ranges).to_contain_text("+44740012…")
+        # Every table fits the laptop's width.
+        for table in ("#result_list", "#textlink-guard-countries", "#textlink-guard-ranges"):
+            box = page.locator(table).bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= 1280, table
+        assert page.evaluate(
+            "() => { const r = document.querySelector('.results'); "
+            "return r.scrollWidth <= r.clientWidth + 1; }"
+        ), "the blocks' list scrolls sideways"
+        _screenshot(page, tmp_path, "admin-fraud-guard.png")
+
+        page.locator("#action-toggle").check()
+        page.locator('select[name="action"]').select_option("lift_blocks")
+        page.locator('div.actions button[name="index"]').first.click()
+        expect(page.locator("ul.messagelist")).to_contain_text("1 block lifted")
+        expect(page.locator("#textlink-guard-summary")).to_contain_text("0 active blocks.")
+        expect(page.locator("#result_list")).to_contain_text("Lifted")
+
+    assert VerificationBlock.objects.get().lifted_at is not None
+    assert not js_errors
