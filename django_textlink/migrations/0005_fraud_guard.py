@@ -6,48 +6,121 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('django_textlink', '0004_verification_state'),
+        ("django_textlink", "0004_verification_state"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='VerificationActivity',
+            name="VerificationActivity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('period', models.DateTimeField(verbose_name='period')),
-                ('country', models.CharField(blank=True, help_text='ISO-2, or "001" for no country.', max_length=3, verbose_name='country')),
-                ('number_range', models.CharField(max_length=16, verbose_name='number range')),
-                ('sends', models.PositiveIntegerField(default=0, verbose_name='codes sent')),
-                ('verified', models.PositiveIntegerField(default=0, verbose_name='numbers verified')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period", models.DateTimeField(verbose_name="period")),
+                (
+                    "country",
+                    models.CharField(
+                        blank=True,
+                        help_text='ISO-2, or "001" for no country.',
+                        max_length=3,
+                        verbose_name="country",
+                    ),
+                ),
+                ("number_range", models.CharField(max_length=16, verbose_name="number range")),
+                ("sends", models.PositiveIntegerField(default=0, verbose_name="codes sent")),
+                (
+                    "verified",
+                    models.PositiveIntegerField(default=0, verbose_name="numbers verified"),
+                ),
             ],
             options={
-                'verbose_name': 'verification activity',
-                'verbose_name_plural': 'verification activity',
-                'indexes': [models.Index(fields=['country', 'period'], name='textlink_activity_country'), models.Index(fields=['period'], name='textlink_activity_period')],
-                'constraints': [models.UniqueConstraint(fields=('number_range', 'period'), name='textlink_activity_range_period')],
+                "verbose_name": "verification activity",
+                "verbose_name_plural": "verification activity",
+                "indexes": [
+                    models.Index(fields=["country", "period"], name="textlink_activity_country"),
+                    models.Index(fields=["period"], name="textlink_activity_period"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("number_range", "period"), name="textlink_activity_range_period"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='VerificationBlock',
+            name="VerificationBlock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('range', 'number range'), ('country', 'country')], max_length=10, verbose_name='scope')),
-                ('value', models.CharField(help_text='A number without its last digits, or an ISO country code.', max_length=16, verbose_name='range or country')),
-                ('reason', models.CharField(choices=[('range_velocity', 'range over budget'), ('low_conversion', 'low conversion')], max_length=20, verbose_name='reason')),
-                ('level', models.PositiveSmallIntegerField(default=1, help_text='1 for a first block; each escalation adds one.', verbose_name='level')),
-                ('starts_at', models.DateTimeField(verbose_name='starts at')),
-                ('ends_at', models.DateTimeField(db_index=True, verbose_name='ends at')),
-                ('lifted_at', models.DateTimeField(blank=True, null=True, verbose_name='lifted at')),
-                ('lifted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='lifted by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("range", "number range"), ("country", "country")],
+                        max_length=10,
+                        verbose_name="scope",
+                    ),
+                ),
+                (
+                    "value",
+                    models.CharField(
+                        help_text="A number without its last digits, or an ISO country code.",
+                        max_length=16,
+                        verbose_name="range or country",
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("range_velocity", "range over budget"),
+                            ("low_conversion", "low conversion"),
+                        ],
+                        max_length=20,
+                        verbose_name="reason",
+                    ),
+                ),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        default=1,
+                        help_text="1 for a first block; each escalation adds one.",
+                        verbose_name="level",
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(verbose_name="starts at")),
+                ("ends_at", models.DateTimeField(db_index=True, verbose_name="ends at")),
+                (
+                    "lifted_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="lifted at"),
+                ),
+                (
+                    "lifted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="lifted by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'fraud guard block',
-                'verbose_name_plural': 'fraud guard blocks',
-                'ordering': ('-starts_at',),
-                'indexes': [models.Index(fields=['scope', 'value', 'ends_at'], name='textlink_block_lookup')],
+                "verbose_name": "fraud guard block",
+                "verbose_name_plural": "fraud guard blocks",
+                "ordering": ("-starts_at",),
+                "indexes": [
+                    models.Index(fields=["scope", "value", "ends_at"], name="textlink_block_lookup")
+                ],
             },
         ),
     ]

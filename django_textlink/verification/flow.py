@@ -25,6 +25,7 @@ Answers never depend on whether a number belongs to an account.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -214,7 +215,8 @@ class PhoneVerification:
         """Seconds until a new code may be requested for ``phone_number`` (0: now)."""
         phone_number = normalize_phone(phone_number)
         waits = [limit.peek() for limit in self._send_limits(phone_number)]
-        return int(max(waits, default=0.0) + 0.999)
+        waits.append(FraudGuard(self.request).backoff_wait(phone_number))
+        return int(max(waits) + 0.999)
 
     # -- the flow -------------------------------------------------------------------------
 
@@ -285,9 +287,8 @@ class PhoneVerification:
         state.new_issue(phone_number, lifetime)
         guard.sent(screen)
         logger.info("Verification code sent to %s", mask_phone(phone_number))
-        return StartResult(
-            phone_number=phone_number, resend_in=conf.RESEND_COOLDOWN, expires_in=lifetime
-        )
+        resend_in = max(conf.RESEND_COOLDOWN, math.ceil(guard.next_wait(screen)))
+        return StartResult(phone_number=phone_number, resend_in=resend_in, expires_in=lifetime)
 
     def check(self, phone_number: str, code: str) -> CheckResult:
         """Check ``code``. A wrong code returns a falsy result (with ``attempts_left``);

@@ -4,7 +4,7 @@ can list and lift them).
 
 A block lasts ``BLOCK_FIRST`` seconds; one placed while the previous block of the same
 range or country ended less than :data:`MEMORY` seconds ago lasts twice as long as that one,
-up to ``BLOCK_MAX``. A lifted block is not remembered: the next one starts again at
+up to ``BLOCK_MAX``. Lifting a block forgets the history: the next one starts again at
 ``BLOCK_FIRST``.
 """
 
@@ -79,10 +79,13 @@ def place(
     the last :data:`MEMORY` seconds (:attr:`Standing.recent`), which set the level. A block
     that is still active is returned as it is (a concurrent request placed it)."""
     at = now()
+    mine = [block for block in recent if block.scope == scope and block.value == value]
+    # A lift forgets the history: only blocks placed after the last lift escalate.
+    lifts = [block.lifted_at for block in mine if block.lifted_at is not None]
     previous = [
         block
-        for block in recent
-        if block.scope == scope and block.value == value and block.lifted_at is None
+        for block in mine
+        if block.lifted_at is None and (not lifts or block.starts_at > max(lifts))
     ]
     for block in previous:
         if as_seconds(block.ends_at) > at:

@@ -178,6 +178,18 @@ class FraudGuard:
             self._refuse(screen, "phone_backoff", VerificationBlocked("phone_backoff", wait))
         return screen
 
+    def backoff_wait(self, phone_number: str) -> float:
+        """Seconds the number's back-off still asks to wait (0 where the guard does not
+        apply), for the pages' resend countdown."""
+        options = self.options
+        country = region_of(phone_number) or ""
+        if not options.enabled or options.is_safe(phone_number):
+            return 0.0
+        if options.country_mode(country) in ("allow", "monitor") or options.mode == MONITOR:
+            return 0.0
+        count, last = backoff.read(phone_number)
+        return backoff.wait(phone_number, options, count, last)
+
     # -- step 2: budgets and the throttle zone --------------------------------------------------
 
     def admit(self, screen: Screen, answer: Mapping[str, Any] | None = None) -> list[Hit]:
@@ -300,6 +312,13 @@ class FraudGuard:
             return
         activity.record(screen.country, screen.number_range, sends=1)
         backoff.note_send(screen.phone_number, screen.sent_before)
+
+    def next_wait(self, screen: Screen) -> float:
+        """Seconds the back-off will ask the next code to this number to wait, once this
+        one is sent (for ``resend_in``)."""
+        if screen.mode != GUARD:
+            return 0.0
+        return backoff.delay(screen.phone_number, screen.sent_before + 1, self.options)
 
     def verified(self, phone_number: str) -> None:
         """The number's code was right: count the conversion, forget the back-off."""
