@@ -141,3 +141,33 @@ def test_the_code_sms_is_recognised_by_another_process(shared_db: None, tmp_path
     [(stored, text)] = report["outcomes"]
     assert stored == "stored"
     assert "482913" not in str(text)
+
+
+# -- the fraud guard's budgets hold across processes --------------------------------------------
+
+#: The budgets alone decide (an attacker that solves every challenge gets through the
+#: throttle zone anyway).
+NO_CHALLENGE = {"CHALLENGE": None}
+
+
+def test_a_range_s_budget_holds_across_processes(shared_db: None, tmp_path: Path) -> None:
+    """4 processes pump one UK mobile range at once, each number from its own /24: exactly
+    the range's budget (5) goes out, and every other attempt meets its block."""
+    jobs = [
+        [["start", f"+4474001200{w * 10 + i:02d}", f"198.{w}.{i}.7"] for i in range(10)]
+        for w in range(WORKERS)
+    ]
+    outcomes = tally(run_workers(tmp_path, jobs, **NO_CHALLENGE))
+    assert outcomes == {"sent": 5, "range_blocked": 35}
+
+
+def test_a_country_s_budget_holds_across_processes(shared_db: None, tmp_path: Path) -> None:
+    """4 processes send one code each to 60 ranges of one country (nobody verifies): the
+    country's budget (20 unjudged codes, then 10 throttled) holds exactly, though the
+    figures the guard judges by are written after each send."""
+    jobs = [
+        [["start", f"+44740{w * 15 + i:02d}01234", f"203.{w}.{i}.9"] for i in range(15)]
+        for w in range(WORKERS)
+    ]
+    outcomes = tally(run_workers(tmp_path, jobs, **NO_CHALLENGE))
+    assert outcomes == {"sent": 30, "country_blocked": 30}
