@@ -401,3 +401,87 @@ def test_the_verify_page_shows_the_challenge_then_sends_with_its_answer():
     wrong = client.post(url, {**posted, "phone_number": "+447400130123"})
     assert wrong.status_code == 403  # the used answer, for another number
     assert "The check did not succeed" in wrong.content.decode()
+
+
+# -- number types -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "kind", "says"),
+    [
+        ("+449012345678", "PREMIUM_RATE", "premium-rate"),
+        ("+4918012345", "SHARED_COST", "shared-cost"),
+        ("+448001234567", "TOLL_FREE", "toll-free"),
+        ("+445512345678", "UAN", "this kind of number"),
+        ("+447640123456", "PAGER", "pagers"),
+        ("+49177991234567", "VOICEMAIL", "voicemail"),
+        ("+447012345678", "PERSONAL_NUMBER", "this kind of number"),
+        ("+441212345678", "FIXED_LINE", "landline"),
+        ("+8823421234", "NON_GEOGRAPHIC", "satellite"),
+    ],
+)
+def test_numbers_that_cannot_be_targets_are_refused_before_any_send(
+    number: str, kind: str, says: str
+) -> None:
+    with pytest.raises(NumberNotAllowed) as refused:
+        start(number)
+    assert refused.value.number_type == kind
+    assert says in str(refused.value.message)
+    assert "mobile number" in str(refused.value.message)
+    assert django_textlink.outbox == []
+
+
+def test_mobiles_pass_and_landlines_can_be_allowed(settings: Any) -> None:
+    start("+447400120123")  # MOBILE
+    start("+12025550143")  # FIXED_LINE_OR_MOBILE
+    from django_textlink._guard_options import GUARD_DEFAULTS
+
+    types = [t for t in GUARD_DEFAULTS["REFUSED_NUMBER_TYPES"] if t != "FIXED_LINE"]
+    use(settings, FRAUD_GUARD={"REFUSED_NUMBER_TYPES": types})
+    start("+441212345678")
+    assert len(django_textlink.outbox) == 3
+
+
+def test_the_api_refuses_a_premium_number_with_a_field_error() -> None:
+    answer = Client().post(SEND, {"phone_number": "+449012345678"}, content_type="application/json")
+    assert answer.status_code == 400
+    assert "premium-rate" in answer.json()["phone_number"][0]
+
+
+# -- range blocks escalate ----------------------------------------------------------------------
+
+
+def test_range_blocks_last_5_minutes_doubling_to_12_hours(settings: Any, clock: FakeClock):
+    use(settings, CHALLENGE=None)
+    numbers = iter(f"+44740017{n:04d}" for n in range(10_000))
+    for _ in range(5):
+        start(next(numbers))
+    seconds, sent_between = [], []
+    for _ in range(10):
+        # The attack goes on: codes until the range is blocked again (its hourly budget
+        # may have room again once an hour has passed since its earlier codes).
+        sent = 0
+        while True:
+            try:
+                start(next(numbers))
+                sent += 1
+            except VerificationBlocked as err:
+                blocked = err
+                break
+        assert blocked.limit == "range_blocked"
+        assert sent <= 5
+        sent_between.append(sent)
+        seconds.append(blocked.retry_after)
+        clock.advance(blocked.retry_after - 1)
+        with pytest.raises(VerificationBlocked):  # a second before its end: still blocked
+            start(next(numbers))
+        clock.advance(1)
+    assert seconds == [300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 43200, 43200]
+    assert sum(sent_between) <= 5 * 8  # about a day of attack: at most a budget per hour
+    # A day after the last block ended, the range starts again at 5 minutes.
+    clock.advance(24 * 3600 + 1)
+    for _ in range(5):
+        start(next(numbers))
+    with pytest.raises(VerificationBlocked) as fresh:
+        start(next(numbers))
+    assert fresh.value.retry_after == 300
