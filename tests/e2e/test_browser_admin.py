@@ -432,7 +432,7 @@ def test_the_fraud_guard_page_shows_an_attack_and_lifts_its_block(
         page.get_by_label(re.compile(r"^Username:?$")).fill("admin")
         page.get_by_label(re.compile(r"^Password:?$")).fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Fraud guard")).to_be_visible()
+        expect(page.get_by_role("heading", name="Fraud guard", exact=True)).to_be_visible()
         expect(page.locator("#textlink-guard-summary")).to_contain_text("1 active block.")
         expect(page.locator("#result_list")).to_contain_text("+44740012")
         expect(page.locator("#result_list")).to_contain_text("Active")
