@@ -16,7 +16,24 @@ from rest_framework import exceptions, status
 from django_textlink.verification import ChallengeRequired, LimitExceeded, VerificationUnavailable
 
 
-class RateLimited(exceptions.Throttled):
+class _RawLeaves:
+    """For an exception whose ``detail`` dict holds values that are not ``ErrorDetail``
+    (an integer, a dict): DRF's own versions of these fail on them."""
+
+    detail: Any
+    default_code: str
+
+    def get_codes(self) -> Any:
+        return dict.fromkeys(cast(dict[str, Any], self.detail), self.default_code)
+
+    def get_full_details(self) -> Any:
+        return {
+            key: {"message": value, "code": self.default_code}
+            for key, value in cast(dict[str, Any], self.detail).items()
+        }
+
+
+class RateLimited(_RawLeaves, exceptions.Throttled):
     """429 ``{"detail", "code": "rate_limited", "limit", "retry_after"}``.
 
     ``limit`` names the limit that refused the request (``resend_cooldown``,
@@ -46,16 +63,6 @@ class RateLimited(exceptions.Throttled):
     @classmethod
     def from_error(cls, error: LimitExceeded) -> RateLimited:
         return cls(error.limit, error.retry_after, error.message)
-
-    # DRF's versions expect an ErrorDetail at every leaf and fail on the integer.
-    def get_codes(self) -> Any:
-        return dict.fromkeys(cast(dict[str, Any], self.detail), self.default_code)
-
-    def get_full_details(self) -> Any:
-        return {
-            key: {"message": value, "code": self.default_code}
-            for key, value in cast(dict[str, Any], self.detail).items()
-        }
 
 
 class _DetailAndCode(exceptions.APIException):
@@ -92,7 +99,7 @@ class CrossSiteRefused(_DetailAndCode, exceptions.PermissionDenied):
     default_detail = _("Requests from other websites are not allowed.")
 
 
-class ChallengeRequiredError(exceptions.PermissionDenied):
+class ChallengeRequiredError(_RawLeaves, exceptions.PermissionDenied):
     """403 ``{"detail", "code": "challenge_required", "reason", "challenge"}``: the fraud
     guard asks for a challenge before it sends this code (the send is in its throttle zone).
     Solve ``challenge`` (its ``"type"`` says which: ``"proof_of_work"`` by default) and send
@@ -113,12 +120,3 @@ class ChallengeRequiredError(exceptions.PermissionDenied):
     @classmethod
     def from_error(cls, error: ChallengeRequired) -> ChallengeRequiredError:
         return cls(error.challenge, error.reason, error.message)
-
-    def get_codes(self) -> Any:
-        return dict.fromkeys(cast(dict[str, Any], self.detail), self.default_code)
-
-    def get_full_details(self) -> Any:
-        return {
-            key: {"message": value, "code": self.default_code}
-            for key, value in cast(dict[str, Any], self.detail).items()
-        }
